@@ -1,0 +1,85 @@
+# gorustls: build librustls (rustls-ffi, pinned in build/Cargo.toml) and the Go module.
+#
+#   make demo               build what is needed and run the tour
+#   make test               every test (builds librustls first)
+#   make bench              gorustls vs crypto/tls benchmarks
+#   make fuzz               long fuzzing runs
+#   make librustls          only the Rust build
+#   RUSTLS=system           use a librustls 0.15.x already on PKG_CONFIG_PATH
+#   PROVIDER=ring           build and use the ring provider instead of aws-lc-rs
+
+SHELL := /bin/bash
+PROVIDER ?= aws-lc-rs
+RUSTLS ?= bundled
+GO ?= go
+TESTFLAGS ?=
+FUZZTIME ?= 10s
+
+OUT := $(CURDIR)/build/out/$(PROVIDER)
+LIB := $(OUT)/lib/librustls.a
+
+ifeq ($(PROVIDER),ring)
+GOTAGS := -tags gorustls_ring
+else ifeq ($(PROVIDER),aws-lc-rs)
+GOTAGS :=
+else
+$(error PROVIDER must be aws-lc-rs or ring, not '$(PROVIDER)')
+endif
+
+ifeq ($(RUSTLS),bundled)
+export PKG_CONFIG_PATH := $(OUT)/lib/pkgconfig$(if $(PKG_CONFIG_PATH),:$(PKG_CONFIG_PATH))
+LIBDEP := $(LIB)
+else ifeq ($(RUSTLS),system)
+LIBDEP := check-system-rustls
+else
+$(error RUSTLS must be bundled or system, not '$(RUSTLS)')
+endif
+
+export CGO_ENABLED := 1
+
+.PHONY: all demo test test-go test-deps check-prereqs check-system-rustls librustls vet \
+	staticcheck bench fuzz asan clean
+
+all: $(LIBDEP)
+	$(GO) build $(GOTAGS) ./...
+
+check-prereqs:
+	@bash build/check-prereqs.sh $(RUSTLS)
+
+check-system-rustls: check-prereqs
+	@pkg-config --exists 'rustls >= 0.15.0' 'rustls < 0.16.0' || { \
+	  echo "RUSTLS=system: no rustls.pc for librustls 0.15.x on PKG_CONFIG_PATH ($$PKG_CONFIG_PATH)." >&2; \
+	  echo "Install rustls-ffi 0.15.x with cargo-c (cargo capi install) or drop RUSTLS=system." >&2; exit 1; }
+
+librustls: $(LIB)
+
+$(LIB): build/Cargo.toml build/Cargo.lock build/src/lib.rs build/build.rs build/librustls.sh | check-prereqs
+	@start=$$(date +%s); bash build/librustls.sh $(PROVIDER) $(OUT); \
+	  echo "librustls: Rust build took $$(( $$(date +%s) - start ))s"
+
+demo: $(LIBDEP)
+	$(GO) run $(GOTAGS) ./cmd/gorustls demo
+
+# Debian peers (openssl, gnutls, curl) for the interop tests.
+test-deps:
+	@bash build/install-test-deps.sh
+
+vet: $(LIBDEP)
+	$(GO) vet $(GOTAGS) ./...
+
+test: $(LIBDEP) test-deps
+	@echo "== go vet"; $(GO) vet $(GOTAGS) ./...
+	@echo "== go test -race"; $(GO) test $(GOTAGS) -race -count=1 -timeout 25m $(TESTFLAGS) ./...
+
+staticcheck: $(LIBDEP)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 $(GOTAGS) ./...
+
+bench: $(LIBDEP)
+	$(GO) run $(GOTAGS) ./cmd/gorustls bench
+
+fuzz: $(LIBDEP)
+	@for t in FuzzServerAccept FuzzClientConnect FuzzClientHello; do \
+	  $(GO) test $(GOTAGS) ./rustls -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) || exit 1; done
+
+clean:
+	rm -rf build/out build/target

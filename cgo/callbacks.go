@@ -1,0 +1,221 @@
+package cgo
+
+/*
+#include "gorustls_shim.h"
+*/
+import "C"
+
+import (
+	"runtime/cgo"
+	"sync"
+	"unsafe"
+)
+
+// Callbacks is what the Go side of one connection answers for rustls's
+// config-level callbacks. Methods run on the goroutine that is inside a cgo
+// call for that connection; they must not call back into that Conn.
+type Callbacks interface {
+	// VerifyServerCert returns ResultOK or a certificate error code.
+	VerifyServerCert(endEntity []byte, intermediates [][]byte, serverName string, ocsp []byte) uint32
+	// Log receives one rustls log record (level: 1 error .. 5 trace).
+	Log(level int, msg string)
+	// SessionGet returns the stored value for key (and removes it if asked).
+	SessionGet(key []byte, remove bool) ([]byte, bool)
+	// SessionPut stores a session value; false reports failure.
+	SessionPut(key, val []byte) bool
+	// SelectCert picks the server certificate for a ClientHello; nil refuses.
+	SelectCert(h *HelloInfo) *CertifiedKey
+}
+
+// HelloInfo is the part of a ClientHello that the hello callback sees.
+type HelloInfo struct {
+	ServerName       string
+	SignatureSchemes []uint16
+	ALPN             []string
+}
+
+// NewHandle registers cb and returns the integer handle to pass as a
+// connection's userdata. ReleaseHandle must be called when the connection is
+// freed.
+func NewHandle(cb Callbacks) uintptr { return uintptr(cgo.NewHandle(cb)) }
+
+// ReleaseHandle releases a handle made by NewHandle.
+func ReleaseHandle(h uintptr) {
+	if h != 0 {
+		cgo.Handle(h).Delete()
+	}
+}
+
+func lookup(ud C.uintptr_t) Callbacks {
+	if ud == 0 {
+		return nil
+	}
+	cb, _ := cgo.Handle(ud).Value().(Callbacks)
+	return cb
+}
+
+func goBytes(p *C.uint8_t, n C.size_t) []byte {
+	if p == nil || n == 0 {
+		return nil
+	}
+	return C.GoBytes(unsafe.Pointer(p), C.int(n))
+}
+
+//export grVerifyServerCert
+func grVerifyServerCert(ud C.uintptr_t, ee *C.uint8_t, eeLen C.size_t, inter *C.struct_rustls_slice_slice_bytes,
+	name *C.char, nameLen C.size_t, ocsp *C.uint8_t, ocspLen C.size_t) (res C.uint32_t) {
+	res = C.uint32_t(ResultCertAppFailure)
+	defer func() {
+		if recover() != nil {
+			res = C.uint32_t(ResultCertAppFailure)
+		}
+	}()
+	cb := lookup(ud)
+	if cb == nil {
+		return res
+	}
+	var chain [][]byte
+	if inter != nil {
+		n := int(C.rustls_slice_slice_bytes_len(inter))
+		for i := 0; i < n; i++ {
+			s := C.rustls_slice_slice_bytes_get(inter, C.size_t(i))
+			chain = append(chain, goBytes(s.data, s.len))
+		}
+	}
+	sn := ""
+	if name != nil {
+		sn = C.GoStringN(name, C.int(nameLen))
+	}
+	return C.uint32_t(cb.VerifyServerCert(goBytes(ee, eeLen), chain, sn, goBytes(ocsp, ocspLen)))
+}
+
+//export grLog
+func grLog(ud C.uintptr_t, level C.size_t, msg *C.char, n C.size_t) {
+	defer func() { _ = recover() }()
+	if cb := lookup(ud); cb != nil && msg != nil {
+		cb.Log(int(level), C.GoStringN(msg, C.int(n)))
+	}
+}
+
+//export grSessionGet
+func grSessionGet(ud C.uintptr_t, key *C.uint8_t, keyLen C.size_t, removeAfter C.int,
+	buf *C.uint8_t, count C.size_t, outN *C.size_t) (res C.uint32_t) {
+	res = C.uint32_t(ResultNotFound)
+	defer func() {
+		if recover() != nil {
+			res = C.uint32_t(ResultNotFound)
+		}
+	}()
+	cb := lookup(ud)
+	if cb == nil {
+		return res
+	}
+	v, ok := cb.SessionGet(goBytes(key, keyLen), removeAfter != 0)
+	if !ok || len(v) > int(count) || len(v) == 0 {
+		return res
+	}
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(buf)), int(count)), v)
+	*outN = C.size_t(len(v))
+	return C.uint32_t(ResultOK)
+}
+
+//export grSessionPut
+func grSessionPut(ud C.uintptr_t, key *C.uint8_t, keyLen C.size_t, val *C.uint8_t, valLen C.size_t) (res C.uint32_t) {
+	res = C.uint32_t(ResultGeneral)
+	defer func() {
+		if recover() != nil {
+			res = C.uint32_t(ResultGeneral)
+		}
+	}()
+	cb := lookup(ud)
+	if cb == nil {
+		return res
+	}
+	if cb.SessionPut(goBytes(key, keyLen), goBytes(val, valLen)) {
+		return C.uint32_t(ResultOK)
+	}
+	return res
+}
+
+//export grHello
+func grHello(ud C.uintptr_t, name *C.char, nameLen C.size_t, sigs *C.uint16_t, nsigs C.size_t,
+	alpn *C.struct_rustls_slice_slice_bytes) (res *C.struct_rustls_certified_key) {
+	defer func() {
+		if recover() != nil {
+			res = nil
+		}
+	}()
+	cb := lookup(ud)
+	if cb == nil {
+		return nil
+	}
+	h := &HelloInfo{}
+	if name != nil {
+		h.ServerName = C.GoStringN(name, C.int(nameLen))
+	}
+	if sigs != nil {
+		for _, s := range unsafe.Slice((*uint16)(unsafe.Pointer(sigs)), int(nsigs)) {
+			h.SignatureSchemes = append(h.SignatureSchemes, s)
+		}
+	}
+	if alpn != nil {
+		n := int(C.rustls_slice_slice_bytes_len(alpn))
+		for i := 0; i < n; i++ {
+			s := C.rustls_slice_slice_bytes_get(alpn, C.size_t(i))
+			h.ALPN = append(h.ALPN, string(goBytes(s.data, s.len)))
+		}
+	}
+	k := cb.SelectCert(h)
+	if k == nil {
+		return nil
+	}
+	// The returned pointer is borrowed: the Go side keeps k alive for as
+	// long as the config that may return it.
+	return k.p
+}
+
+// Key logging: rustls-ffi gives key-log callbacks no userdata, so each
+// config that logs keys takes one of KeylogSlots distinct C functions.
+var keylog struct {
+	sync.RWMutex
+	fns [KeylogSlots]func(label string, clientRandom, secret []byte)
+}
+
+// AcquireKeylogSlot binds fn to a free slot. ok is false when all slots are
+// taken.
+func AcquireKeylogSlot(fn func(label string, clientRandom, secret []byte)) (slot int, ok bool) {
+	keylog.Lock()
+	defer keylog.Unlock()
+	for i := range keylog.fns {
+		if keylog.fns[i] == nil {
+			keylog.fns[i] = fn
+			return i, true
+		}
+	}
+	return -1, false
+}
+
+// ReleaseKeylogSlot frees a slot. Only call it once no connection made from
+// the config that holds the slot can still log.
+func ReleaseKeylogSlot(slot int) {
+	if slot < 0 || slot >= KeylogSlots {
+		return
+	}
+	keylog.Lock()
+	keylog.fns[slot] = nil
+	keylog.Unlock()
+}
+
+//export grKeylog
+func grKeylog(slot C.int, label *C.char, labelLen C.size_t, cr *C.uint8_t, crLen C.size_t, secret *C.uint8_t, secretLen C.size_t) {
+	defer func() { _ = recover() }()
+	if slot < 0 || int(slot) >= KeylogSlots {
+		return
+	}
+	keylog.RLock()
+	fn := keylog.fns[slot]
+	keylog.RUnlock()
+	if fn != nil && label != nil {
+		fn(C.GoStringN(label, C.int(labelLen)), goBytes(cr, crLen), goBytes(secret, secretLen))
+	}
+}

@@ -1,0 +1,200 @@
+package cgo
+
+/*
+#include <stdlib.h>
+#include "gorustls_shim.h"
+*/
+import "C"
+
+import (
+	"unsafe"
+)
+
+// IO is the result of one batched connection call.
+type IO struct {
+	Result   uint32 // rustls_result; ResultOK when fine
+	Flags    uint32 // Flag* bits sampled after the call
+	Errno    int32  // errno from read_tls/write_tls, 0 when none
+	N        int    // plaintext bytes read or accepted
+	Consumed int    // ciphertext bytes consumed from the input
+	Out      int    // ciphertext bytes written into the output buffer
+}
+
+func toIO(r C.gr_io) IO {
+	return IO{
+		Result:   uint32(r.result),
+		Flags:    uint32(r.flags),
+		Errno:    int32(r.io_errno),
+		N:        int(r.n),
+		Consumed: int(r.consumed),
+		Out:      int(r.out),
+	}
+}
+
+// Conn is a rustls_connection. It is not safe for concurrent use: the
+// caller serializes every method call, and Free must not race any of them.
+type Conn struct {
+	p *C.struct_rustls_connection
+	// name is the client's server name. rustls-ffi 0.15.3 keeps a borrowed
+	// pointer to it for the connection's whole life (it is read again when
+	// the server's certificate is verified and for the session cache), so it
+	// is freed only after the connection.
+	name *C.char
+}
+
+// NewClientConn starts a client connection to serverName.
+func NewClientConn(cfg *ClientConfig, serverName string) (*Conn, error) {
+	cs := C.CString(serverName)
+	var c *C.struct_rustls_connection
+	if r := uint32(C.rustls_client_connection_new(cfg.p, cs, &c)); r != ResultOK {
+		C.free(unsafe.Pointer(cs))
+		return nil, &Error{Code: r, Op: "start client connection", Detail: "server name " + quote(serverName)}
+	}
+	return &Conn{p: c, name: cs}, nil
+}
+
+// NewServerConn starts a server connection.
+func NewServerConn(cfg *ServerConfig) (*Conn, error) {
+	var c *C.struct_rustls_connection
+	if r := uint32(C.rustls_server_connection_new(cfg.p, &c)); r != ResultOK {
+		return nil, &Error{Code: r, Op: "start server connection"}
+	}
+	return &Conn{p: c}, nil
+}
+
+// Valid reports whether the connection has not been freed.
+func (c *Conn) Valid() bool { return c.p != nil }
+
+// Free releases the connection; later calls to Free do nothing.
+func (c *Conn) Free() {
+	if c.p != nil {
+		C.rustls_connection_free(c.p)
+		c.p = nil
+	}
+	if c.name != nil {
+		C.free(unsafe.Pointer(c.name))
+		c.name = nil
+	}
+}
+
+// SetUserdata sets the value handed to config-level callbacks. It must be an
+// integer handle, never a Go pointer.
+func (c *Conn) SetUserdata(h uintptr) {
+	C.gr_conn_set_userdata(c.p, C.uintptr_t(h))
+}
+
+// EnableLog routes rustls's log records for this connection to grLog.
+func (c *Conn) EnableLog() {
+	C.rustls_connection_set_log_callback(c.p, C.rustls_log_callback(C.gr_log_cb))
+}
+
+// SetBufferLimit caps rustls's outgoing TLS buffer (0: no limit).
+func (c *Conn) SetBufferLimit(n int) { C.rustls_connection_set_buffer_limit(c.p, C.size_t(n)) }
+
+// Read feeds ciphertext from in (and the transport EOF when eof is set and
+// in is used up), then reads plaintext into buf. len(buf) must be > 0.
+func (c *Conn) Read(buf, in []byte, eof bool) IO {
+	var ip *C.uint8_t
+	if len(in) > 0 {
+		ip = bytesPtr(in)
+	}
+	return toIO(C.gr_conn_read(c.p, bytesPtr(buf), C.size_t(len(buf)), ip, C.size_t(len(in)), cbool(eof)))
+}
+
+// Feed feeds handshake ciphertext from in (and EOF) while handshaking.
+func (c *Conn) Feed(in []byte, eof bool) IO {
+	var ip *C.uint8_t
+	if len(in) > 0 {
+		ip = bytesPtr(in)
+	}
+	return toIO(C.gr_conn_feed(c.p, ip, C.size_t(len(in)), cbool(eof)))
+}
+
+// Write hands plaintext p to rustls and, when rustls refuses more or drain
+// is set, moves ciphertext into out. len(out) must be > 0.
+func (c *Conn) Write(p, out []byte, drain bool) IO {
+	var pp *C.uint8_t
+	if len(p) > 0 {
+		pp = bytesPtr(p)
+	}
+	return toIO(C.gr_conn_write(c.p, pp, C.size_t(len(p)), bytesPtr(out), C.size_t(len(out)), cbool(drain)))
+}
+
+// Drain moves queued ciphertext into out. len(out) must be > 0.
+func (c *Conn) Drain(out []byte) IO {
+	return toIO(C.gr_conn_drain(c.p, bytesPtr(out), C.size_t(len(out))))
+}
+
+// CloseNotify queues close_notify and drains into out.
+func (c *Conn) CloseNotify(out []byte) IO {
+	return toIO(C.gr_conn_close_notify(c.p, bytesPtr(out), C.size_t(len(out))))
+}
+
+// KeyUpdate queues a TLS 1.3 KeyUpdate and drains into out.
+func (c *Conn) KeyUpdate(out []byte) IO {
+	return toIO(C.gr_conn_key_update(c.p, bytesPtr(out), C.size_t(len(out))))
+}
+
+// Flags samples wants_write, is_handshaking and wants_read.
+func (c *Conn) Flags() uint32 {
+	var f uint32
+	if C.rustls_connection_wants_write(c.p) {
+		f |= FlagWantsWrite
+	}
+	if C.rustls_connection_is_handshaking(c.p) {
+		f |= FlagHandshaking
+	}
+	return f
+}
+
+// State is the negotiated parameters of a connection.
+type State struct {
+	Version       uint16
+	Suite         uint16
+	Group         uint16
+	HandshakeKind int // 1 full, 2 full with HelloRetryRequest, 3 resumed
+	ALPN          string
+	ServerName    string // server side only
+	SuiteName     string
+	GroupName     string
+}
+
+// State copies the negotiated parameters out in one call.
+func (c *Conn) State(server bool) State {
+	st := (*C.gr_state)(C.malloc(C.size_t(unsafe.Sizeof(C.gr_state{}))))
+	defer C.free(unsafe.Pointer(st))
+	C.gr_conn_state(c.p, cbool(server), st)
+	return State{
+		Version:       uint16(st.version),
+		Suite:         uint16(st.suite),
+		Group:         uint16(st.group),
+		HandshakeKind: int(st.handshake_kind),
+		ALPN:          C.GoStringN((*C.char)(unsafe.Pointer(&st.alpn[0])), C.int(st.alpn_len)),
+		ServerName:    C.GoStringN((*C.char)(unsafe.Pointer(&st.sni[0])), C.int(st.sni_len)),
+		SuiteName:     C.GoStringN(&st.suite_name[0], C.int(st.suite_name_len)),
+		GroupName:     C.GoStringN(&st.group_name[0], C.int(st.group_name_len)),
+	}
+}
+
+// PeerCertificates copies the peer's certificate chain (DER), end entity first.
+func (c *Conn) PeerCertificates() [][]byte {
+	var out [][]byte
+	for i := 0; ; i++ {
+		n := C.gr_conn_peer_cert(c.p, C.size_t(i), nil, 0)
+		if n == 0 {
+			return out
+		}
+		b := make([]byte, int(n))
+		C.gr_conn_peer_cert(c.p, C.size_t(i), bytesPtr(b), n)
+		out = append(out, b)
+	}
+}
+
+func cbool(b bool) C.int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func quote(s string) string { return "\"" + s + "\"" }

@@ -1,0 +1,282 @@
+// Batched C shims over rustls-ffi: see include/gorustls_shim.h.
+#include <errno.h>
+#include <string.h>
+#include "gorustls_shim.h"
+
+// A source of ciphertext for read_tls: copies from in[off:len].
+typedef struct gr_src {
+	const uint8_t *p;
+	size_t len;
+	size_t off;
+} gr_src;
+
+// A sink for write_tls: copies into p[len:cap].
+typedef struct gr_dst {
+	uint8_t *p;
+	size_t cap;
+	size_t len;
+} gr_dst;
+
+static rustls_io_result gr_src_read(void *ud, uint8_t *buf, size_t n, size_t *out_n) {
+	gr_src *s = (gr_src *)ud;
+	size_t k = s->len - s->off;
+	if (k > n) k = n;
+	if (k == 0) {
+		// Reporting 0 would mean transport EOF: callers never call us empty.
+		*out_n = 0;
+		return EAGAIN;
+	}
+	memcpy(buf, s->p + s->off, k);
+	s->off += k;
+	*out_n = k;
+	return 0;
+}
+
+static rustls_io_result gr_eof_read(void *ud, uint8_t *buf, size_t n, size_t *out_n) {
+	(void)ud; (void)buf; (void)n;
+	*out_n = 0; // transport EOF
+	return 0;
+}
+
+static rustls_io_result gr_dst_write(void *ud, const uint8_t *buf, size_t n, size_t *out_n) {
+	gr_dst *d = (gr_dst *)ud;
+	size_t k = d->cap - d->len;
+	if (k > n) k = n;
+	if (k == 0) {
+		*out_n = 0;
+		return EAGAIN;
+	}
+	memcpy(d->p + d->len, buf, k);
+	d->len += k;
+	*out_n = k;
+	return 0;
+}
+
+static uint32_t gr_flags(const struct rustls_connection *conn) {
+	uint32_t f = 0;
+	if (rustls_connection_wants_write(conn)) f |= GR_WANTS_WRITE;
+	if (rustls_connection_is_handshaking(conn)) f |= GR_HANDSHAKING;
+	if (rustls_connection_wants_read(conn)) f |= GR_WANTS_READ;
+	return f;
+}
+
+// Feeds one read_tls worth of ciphertext (or the EOF) and processes it.
+// Returns RUSTLS_RESULT_OK, a rustls error, or RUSTLS_RESULT_IO with errno set.
+static uint32_t gr_feed_once(struct rustls_connection *conn, gr_src *src, int *eof, gr_io *r) {
+	size_t got = 0;
+	rustls_io_result e;
+	if (src->off < src->len) {
+		e = rustls_connection_read_tls(conn, gr_src_read, src, &got);
+	} else if (*eof) {
+		e = rustls_connection_read_tls(conn, gr_eof_read, NULL, &got);
+		*eof = 0;
+	} else {
+		return RUSTLS_RESULT_PLAINTEXT_EMPTY;
+	}
+	if (e != 0) {
+		r->io_errno = e;
+		return RUSTLS_RESULT_IO;
+	}
+	return rustls_connection_process_new_packets(conn);
+}
+
+static size_t gr_drain_into(struct rustls_connection *conn, gr_dst *d, gr_io *r) {
+	size_t total = 0;
+	while (d->len < d->cap && rustls_connection_wants_write(conn)) {
+		size_t k = 0;
+		rustls_io_result e = rustls_connection_write_tls(conn, gr_dst_write, d, &k);
+		if (e != 0 && e != EAGAIN) {
+			r->io_errno = e;
+			break;
+		}
+		if (k == 0) break;
+		total += k;
+	}
+	return total;
+}
+
+gr_io gr_conn_read(struct rustls_connection *conn, uint8_t *buf, size_t cap,
+                   const uint8_t *in, size_t in_len, int eof) {
+	gr_io r = {0};
+	gr_src src = {in, in_len, 0};
+	size_t total = 0;
+	r.result = RUSTLS_RESULT_OK;
+	while (total < cap) {
+		size_t n = 0;
+		rustls_result rr = rustls_connection_read(conn, buf + total, cap - total, &n);
+		if (rr == RUSTLS_RESULT_OK) {
+			if (n == 0) {
+				r.flags |= GR_CLOSE_NOTIFY;
+				break;
+			}
+			total += n;
+			continue;
+		}
+		if (rr != RUSTLS_RESULT_PLAINTEXT_EMPTY) {
+			// Hand back the plaintext we have; the error repeats next call.
+			if (total == 0) r.result = rr;
+			break;
+		}
+		rr = gr_feed_once(conn, &src, &eof, &r);
+		if (rr == RUSTLS_RESULT_PLAINTEXT_EMPTY) {
+			if (total == 0) r.result = rr;
+			break;
+		}
+		if (rr != RUSTLS_RESULT_OK) {
+			if (total == 0 || rr == RUSTLS_RESULT_IO) r.result = rr;
+			break;
+		}
+	}
+	if (total == cap) r.flags |= GR_MORE_PLAIN;
+	r.n = total;
+	r.consumed = src.off;
+	r.flags |= gr_flags(conn);
+	return r;
+}
+
+gr_io gr_conn_feed(struct rustls_connection *conn, const uint8_t *in, size_t in_len, int eof) {
+	gr_io r = {0};
+	gr_src src = {in, in_len, 0};
+	r.result = RUSTLS_RESULT_OK;
+	while (rustls_connection_is_handshaking(conn)) {
+		uint32_t rr = gr_feed_once(conn, &src, &eof, &r);
+		if (rr == RUSTLS_RESULT_PLAINTEXT_EMPTY) break; // input used up
+		if (rr != RUSTLS_RESULT_OK) {
+			r.result = rr;
+			break;
+		}
+	}
+	r.consumed = src.off;
+	r.flags = gr_flags(conn);
+	return r;
+}
+
+gr_io gr_conn_write(struct rustls_connection *conn, const uint8_t *buf, size_t len,
+                    uint8_t *out, size_t out_cap, int drain) {
+	gr_io r = {0};
+	gr_dst d = {out, out_cap, 0};
+	size_t acc = 0;
+	r.result = RUSTLS_RESULT_OK;
+	for (;;) {
+		size_t n = 0;
+		if (acc < len) {
+			rustls_result rr = rustls_connection_write(conn, buf + acc, len - acc, &n);
+			if (rr != RUSTLS_RESULT_OK) {
+				r.result = rr;
+				break;
+			}
+			acc += n;
+		}
+		if (acc == len && !drain) break;
+		size_t moved = gr_drain_into(conn, &d, &r);
+		if (r.io_errno) break;
+		if (acc == len) {
+			if (!rustls_connection_wants_write(conn) || d.len == d.cap) break;
+			continue;
+		}
+		// rustls refused plaintext: stop when no room is left to drain into.
+		if (d.len == d.cap || (n == 0 && moved == 0)) break;
+	}
+	r.n = acc;
+	r.out = d.len;
+	r.flags = gr_flags(conn);
+	return r;
+}
+
+gr_io gr_conn_drain(struct rustls_connection *conn, uint8_t *out, size_t out_cap) {
+	gr_io r = {0};
+	gr_dst d = {out, out_cap, 0};
+	r.result = RUSTLS_RESULT_OK;
+	gr_drain_into(conn, &d, &r);
+	r.out = d.len;
+	r.flags = gr_flags(conn);
+	return r;
+}
+
+gr_io gr_conn_close_notify(struct rustls_connection *conn, uint8_t *out, size_t out_cap) {
+	rustls_connection_send_close_notify(conn);
+	return gr_conn_drain(conn, out, out_cap);
+}
+
+gr_io gr_conn_key_update(struct rustls_connection *conn, uint8_t *out, size_t out_cap) {
+	uint32_t rr = rustls_connection_refresh_traffic_keys(conn);
+	gr_io r = gr_conn_drain(conn, out, out_cap);
+	if (rr != RUSTLS_RESULT_OK) r.result = rr;
+	return r;
+}
+
+static size_t gr_copy_str(struct rustls_str s, void *dst, size_t cap) {
+	size_t n = s.len < cap ? s.len : cap;
+	if (n && s.data) memcpy(dst, s.data, n);
+	return n;
+}
+
+void gr_conn_state(const struct rustls_connection *conn, int server, gr_state *st) {
+	memset(st, 0, sizeof(*st));
+	st->version = rustls_connection_get_protocol_version(conn);
+	st->suite = rustls_connection_get_negotiated_ciphersuite(conn);
+	st->group = rustls_connection_get_negotiated_key_exchange_group(conn);
+	st->handshake_kind = (uint16_t)rustls_connection_handshake_kind(conn);
+	const uint8_t *alpn = NULL;
+	size_t alpn_len = 0;
+	rustls_connection_get_alpn_protocol(conn, &alpn, &alpn_len);
+	if (alpn && alpn_len <= sizeof(st->alpn)) {
+		memcpy(st->alpn, alpn, alpn_len);
+		st->alpn_len = alpn_len;
+	}
+	if (server) {
+		st->sni_len = gr_copy_str(rustls_server_connection_get_server_name(conn), st->sni, sizeof(st->sni));
+	}
+	st->suite_name_len = gr_copy_str(rustls_connection_get_negotiated_ciphersuite_name(conn),
+	                                 st->suite_name, sizeof(st->suite_name));
+	st->group_name_len = gr_copy_str(rustls_connection_get_negotiated_key_exchange_group_name(conn),
+	                                 st->group_name, sizeof(st->group_name));
+}
+
+size_t gr_conn_peer_cert(const struct rustls_connection *conn, size_t i, uint8_t *out, size_t cap) {
+	const struct rustls_certificate *c = rustls_connection_get_peer_certificate(conn, i);
+	if (!c) return 0;
+	const uint8_t *der = NULL;
+	size_t len = 0;
+	if (rustls_certificate_get_der(c, &der, &len) != RUSTLS_RESULT_OK || !der) return 0;
+	if (out && len <= cap) memcpy(out, der, len);
+	return len;
+}
+
+gr_io gr_acceptor_feed(struct rustls_acceptor *acc, const uint8_t *in, size_t in_len, int eof) {
+	gr_io r = {0};
+	gr_src src = {in, in_len, 0};
+	size_t got = 0;
+	rustls_io_result e = 0;
+	r.result = RUSTLS_RESULT_OK;
+	if (in_len > 0) {
+		e = rustls_acceptor_read_tls(acc, gr_src_read, &src, &got);
+	} else if (eof) {
+		e = rustls_acceptor_read_tls(acc, gr_eof_read, NULL, &got);
+	}
+	if (e != 0) {
+		r.io_errno = e;
+		r.result = RUSTLS_RESULT_IO;
+	}
+	r.consumed = src.off;
+	return r;
+}
+
+gr_io gr_alert_drain(struct rustls_accepted_alert *alert, uint8_t *out, size_t out_cap) {
+	gr_io r = {0};
+	gr_dst d = {out, out_cap, 0};
+	r.result = RUSTLS_RESULT_OK;
+	for (;;) {
+		size_t k = 0;
+		rustls_io_result e = rustls_accepted_alert_write_tls(alert, gr_dst_write, &d, &k);
+		if (e != 0 || k == 0) break;
+	}
+	r.out = d.len;
+	return r;
+}
+
+
+void gr_conn_set_userdata(struct rustls_connection *conn, uintptr_t handle) {
+	// An integer handle into Go's cgo.Handle table, never a Go pointer.
+	rustls_connection_set_userdata(conn, (void *)handle);
+}

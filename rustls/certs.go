@@ -1,0 +1,156 @@
+package rustls
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/gorustls/gorustls/cgo"
+)
+
+// CertifiedKey is a certificate chain with its private key, ready for a
+// server (or for a client doing mutual TLS). Configs take their own
+// reference: Close may be called once the configs are built.
+type CertifiedKey struct {
+	k       *cgo.CertifiedKey
+	leaf    *x509.Certificate
+	once    sync.Once
+	cleanup runtime.Cleanup
+}
+
+// NewCertifiedKey parses a PEM certificate chain (end entity first) and a
+// PEM private key (PKCS#8, PKCS#1 or SEC1), and checks that the key belongs
+// to the certificate. Encrypted keys are refused: decrypt them first.
+func NewCertifiedKey(certPEM, keyPEM []byte) (*CertifiedKey, error) {
+	const op = "load certificate and key"
+	leaf, err := checkCertPEM(certPEM, op, "certificate")
+	if err != nil {
+		return nil, err
+	}
+	if err := checkKeyPEM(keyPEM, op); err != nil {
+		return nil, err
+	}
+	k, err := cgo.NewCertifiedKey(certPEM, keyPEM)
+	if err != nil {
+		e := fromCgo(err).(*Error)
+		switch e.Code {
+		case CodeKeysMismatch:
+			e.Detail = "the private key does not match the certificate's public key"
+		case CodePrivateKeyParse:
+			e.Detail = "the private key could not be parsed"
+		case CodeCertificateParse:
+			e.Detail = "the certificate chain could not be parsed"
+		}
+		return nil, e
+	}
+	ck := &CertifiedKey{k: k, leaf: leaf}
+	ck.cleanup = runtime.AddCleanup(ck, func(k *cgo.CertifiedKey) { k.Free() }, k)
+	return ck, nil
+}
+
+// LoadCertifiedKey reads a PEM certificate chain and a PEM private key from
+// files; see NewCertifiedKey.
+func LoadCertifiedKey(certFile, keyFile string) (*CertifiedKey, error) {
+	c, err := readPEMFile(certFile, "certificate")
+	if err != nil {
+		return nil, err
+	}
+	k, err := readPEMFile(keyFile, "private key")
+	if err != nil {
+		return nil, err
+	}
+	ck, err := NewCertifiedKey(c, k)
+	if e, ok := err.(*Error); ok {
+		e.Detail = strings.TrimSpace(e.Detail + " [" + certFile + ", " + keyFile + "]")
+	}
+	return ck, err
+}
+
+// Leaf returns the parsed end-entity certificate.
+func (k *CertifiedKey) Leaf() *x509.Certificate { return k.leaf }
+
+// Close releases this reference. Configs built with the key keep working.
+// Close is idempotent; the key must not be used in new configs afterwards.
+func (k *CertifiedKey) Close() error {
+	k.once.Do(func() {
+		k.cleanup.Stop()
+		k.k.Free()
+	})
+	return nil
+}
+
+func readPEMFile(name, what string) ([]byte, error) {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, &Error{Code: CodeIO, Op: "read " + what + " file", Detail: name, Err: err}
+	}
+	return b, nil
+}
+
+// checkCertPEM checks that b holds one or more CERTIFICATE blocks that
+// parse, and returns the first.
+func checkCertPEM(b []byte, op, what string) (*x509.Certificate, error) {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil, &Error{Code: CodeCertificateParse, Op: op, Detail: what + " PEM is empty"}
+	}
+	var first *x509.Certificate
+	rest := b
+	for i := 0; ; i++ {
+		var blk *pem.Block
+		blk, rest = pem.Decode(rest)
+		if blk == nil {
+			if i == 0 {
+				return nil, &Error{Code: CodeCertificateParse, Op: op, Detail: "no PEM block found in the " + what + " data"}
+			}
+			if len(bytes.TrimSpace(rest)) > 0 {
+				return nil, &Error{Code: CodeCertificateParse, Op: op, Detail: fmt.Sprintf("%s PEM: unparseable data after block %d", what, i)}
+			}
+			return first, nil
+		}
+		if blk.Type != "CERTIFICATE" {
+			return nil, &Error{Code: CodeCertificateParse, Op: op, Detail: fmt.Sprintf("%s PEM block %d is %q, want CERTIFICATE", what, i, blk.Type)}
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, &Error{Code: CodeCertificateParse, Op: op, Detail: fmt.Sprintf("%s PEM block %d", what, i), Err: err}
+		}
+		if first == nil {
+			first = c
+		}
+	}
+}
+
+func checkKeyPEM(b []byte, op string) error {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return &Error{Code: CodePrivateKeyParse, Op: op, Detail: "private key PEM is empty"}
+	}
+	rest := b
+	for {
+		var blk *pem.Block
+		blk, rest = pem.Decode(rest)
+		if blk == nil {
+			return &Error{Code: CodePrivateKeyParse, Op: op, Detail: "no PRIVATE KEY PEM block found in the key data"}
+		}
+		switch {
+		case blk.Type == "ENCRYPTED PRIVATE KEY" || blk.Headers["Proc-Type"] == "4,ENCRYPTED":
+			return &Error{Code: CodePrivateKeyParse, Op: op, Detail: "the private key is encrypted; decrypt it first (for example with openssl pkey)"}
+		case blk.Type == "PRIVATE KEY" || blk.Type == "RSA PRIVATE KEY" || blk.Type == "EC PRIVATE KEY":
+			return nil
+		case blk.Type == "EC PARAMETERS":
+			continue
+		default:
+			return &Error{Code: CodePrivateKeyParse, Op: op, Detail: fmt.Sprintf("PEM block %q is not a private key", blk.Type)}
+		}
+	}
+}
+
+// checkRootsPEM checks a bundle of CA certificates and counts them.
+func checkRootsPEM(b []byte, op, what string) error {
+	_, err := checkCertPEM(b, op, what)
+	return err
+}

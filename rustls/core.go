@@ -1,0 +1,138 @@
+package rustls
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/gorustls/gorustls/cgo"
+)
+
+// resultClosed marks a call made after the connection was freed.
+const resultClosed = ^uint32(0)
+
+// core owns one rustls_connection. Its mutex is held only for the length of
+// one C call, never across transport I/O. dirty mirrors wants_write as
+// sampled by the latest call, updated under the mutex so that it always
+// reflects the newest state.
+type core struct {
+	mu     sync.Mutex
+	c      *cgo.Conn
+	handle uintptr
+	life   *configLife
+	server bool
+	dirty  atomic.Bool
+}
+
+func newCore(c *cgo.Conn, cb cgo.Callbacks, life *configLife, server bool) *core {
+	k := &core{c: c, life: life, server: server}
+	k.handle = cgo.NewHandle(cb)
+	c.SetUserdata(k.handle)
+	// A client connection (and one made from an accepted ClientHello) has
+	// output queued from the start.
+	k.dirty.Store(c.Flags()&cgo.FlagWantsWrite != 0)
+	return k
+}
+
+// free releases the connection, its callback handle and its config
+// reference. Safe to call more than once, from Close or from the cleanup.
+func (k *core) free() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.c == nil {
+		return
+	}
+	k.c.Free()
+	k.c = nil
+	cgo.ReleaseHandle(k.handle)
+	k.handle = 0
+	if k.life != nil {
+		k.life.release()
+	}
+}
+
+func (k *core) note(io cgo.IO) cgo.IO {
+	k.dirty.Store(io.Flags&cgo.FlagWantsWrite != 0)
+	return io
+}
+
+func (k *core) read(buf, in []byte, eof bool) cgo.IO {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.c == nil {
+		return cgo.IO{Result: resultClosed}
+	}
+	return k.note(k.c.Read(buf, in, eof))
+}
+
+func (k *core) feed(in []byte, eof bool) cgo.IO {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.c == nil {
+		return cgo.IO{Result: resultClosed}
+	}
+	return k.note(k.c.Feed(in, eof))
+}
+
+func (k *core) write(p, out []byte, drain bool) cgo.IO {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.c == nil {
+		return cgo.IO{Result: resultClosed}
+	}
+	return k.note(k.c.Write(p, out, drain))
+}
+
+func (k *core) drain(out []byte) cgo.IO {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.c == nil {
+		return cgo.IO{Result: resultClosed}
+	}
+	return k.note(k.c.Drain(out))
+}
+
+func (k *core) closeNotify(out []byte) cgo.IO {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.c == nil {
+		return cgo.IO{Result: resultClosed}
+	}
+	return k.note(k.c.CloseNotify(out))
+}
+
+func (k *core) keyUpdate(out []byte) cgo.IO {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.c == nil {
+		return cgo.IO{Result: resultClosed}
+	}
+	return k.note(k.c.KeyUpdate(out))
+}
+
+func (k *core) flags() (uint32, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.c == nil {
+		return 0, false
+	}
+	f := k.c.Flags()
+	k.dirty.Store(f&cgo.FlagWantsWrite != 0)
+	return f, true
+}
+
+func (k *core) state() (cgo.State, [][]byte, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.c == nil {
+		return cgo.State{}, nil, false
+	}
+	return k.c.State(k.server), k.c.PeerCertificates(), true
+}
+
+func (k *core) setBufferLimit(n int) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.c != nil {
+		k.c.SetBufferLimit(n)
+	}
+}

@@ -1,0 +1,131 @@
+package rustls
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/gorustls/gorustls/cgo"
+)
+
+// Handshake runs the TLS handshake if it has not run yet. Cancelling ctx or
+// passing its deadline aborts a stuck handshake promptly (through the
+// transport's deadlines, which are restored afterwards). A failed handshake
+// is permanent: later calls, Reads and Writes return the same error.
+// Acceptor and Connector call Handshake before returning a Stream.
+func (s *Stream) Handshake(ctx context.Context) error {
+	if s.hsDone.Load() {
+		return s.hsErr
+	}
+	s.hsMu.Lock()
+	defer s.hsMu.Unlock()
+	if s.hsDone.Load() {
+		return s.hsErr
+	}
+	err := s.runHandshake(ctx)
+	s.hsErr = err
+	s.hsDone.Store(true)
+	return err
+}
+
+func (s *Stream) runHandshake(ctx context.Context) (err error) {
+	if err := ctx.Err(); err != nil {
+		return &Error{Code: CodeIO, Op: "handshake", Err: err}
+	}
+	if ctx.Done() != nil {
+		fired := make(chan struct{})
+		stop := context.AfterFunc(ctx, func() {
+			// Unblock transport I/O at once; restored below.
+			_ = s.conn.SetDeadline(time.Unix(1, 0))
+			close(fired)
+		})
+		defer func() {
+			if !stop() {
+				<-fired
+				s.restoreDeadlines()
+				if ctx.Err() != nil && (err == nil || isTimeout(errors.Unwrap(err)) || isTimeout(err)) {
+					err = &Error{Code: CodeIO, Op: "handshake", Err: ctx.Err()}
+				}
+			}
+		}()
+	}
+	var hsErr error
+	for {
+		s.out.mu.Lock()
+		ferr := s.flushLocked()
+		s.unlockOut()
+		if hsErr != nil {
+			return hsErr
+		}
+		if ferr != nil {
+			return s.handshakeIOErr(ctx, ferr)
+		}
+		f, ok := s.k.flags()
+		if !ok {
+			return closedErr("handshake")
+		}
+		if f&cgo.FlagHandshaking == 0 {
+			if f&cgo.FlagWantsWrite != 0 {
+				continue // the last flight is still queued
+			}
+			return nil
+		}
+		hsErr = s.handshakeStep(ctx)
+		if hsErr != nil && !isTLSError(hsErr) {
+			return hsErr
+		}
+	}
+}
+
+// handshakeStep reads ciphertext (if none is buffered) and feeds it.
+func (s *Stream) handshakeStep(ctx context.Context) error {
+	h := &s.in
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.start == h.end && !h.eof {
+		if err := h.fill(s.conn); err != nil {
+			return s.handshakeIOErr(ctx, err)
+		}
+	}
+	var in []byte
+	if h.start < h.end {
+		in = h.buf[h.start:h.end]
+	}
+	r := s.k.feed(in, h.eof)
+	h.start += r.Consumed
+	switch r.Result {
+	case cgo.ResultOK, cgo.ResultPlaintextEmpty:
+	case resultClosed:
+		return closedErr("handshake")
+	default:
+		e := &Error{Code: Code(r.Result), Op: "handshake"}
+		if cause := s.cb.causes(); cause != nil {
+			e.Err = cause
+		}
+		s.setFatal(e)
+		return e
+	}
+	if h.eof && h.start == h.end && r.Flags&cgo.FlagHandshaking != 0 {
+		// rustls would wait forever for the rest of the handshake.
+		e := &Error{Code: CodeUnexpectedEOF, Op: "handshake", Detail: "the peer closed the connection during the handshake", Err: io.ErrUnexpectedEOF}
+		s.setFatal(e)
+		return e
+	}
+	return nil
+}
+
+func (s *Stream) handshakeIOErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return &Error{Code: CodeIO, Op: "handshake", Err: ctx.Err()}
+	}
+	if e, ok := err.(*Error); ok {
+		return e
+	}
+	return &Error{Code: CodeIO, Op: "handshake", Err: err}
+}
+
+func isTLSError(err error) bool {
+	e, ok := err.(*Error)
+	return ok && e.Code != CodeIO
+}

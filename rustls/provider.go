@@ -1,0 +1,116 @@
+package rustls
+
+import (
+	"runtime"
+	"sync"
+
+	"github.com/gorustls/gorustls/cgo"
+)
+
+// Provider is a rustls crypto provider: the algorithms and cipher suites a
+// config may use. Configs take their own reference, so a Provider may be
+// closed as soon as the configs that use it are built.
+type Provider struct {
+	p       *cgo.Provider
+	once    sync.Once
+	cleanup runtime.Cleanup
+}
+
+// CipherSuite describes one cipher suite a provider offers.
+type CipherSuite struct {
+	ID      uint16 // IANA value, the same as crypto/tls's constants
+	Name    string // rustls's name, e.g. TLS13_AES_128_GCM_SHA256
+	Version uint16 // VersionTLS12 or VersionTLS13
+}
+
+// DefaultProvider returns the provider librustls was built with (aws-lc-rs
+// by default, ring with PROVIDER=ring), with all its cipher suites.
+func DefaultProvider() (*Provider, error) {
+	p, err := cgo.DefaultProvider()
+	if err != nil {
+		return nil, fromCgo(err)
+	}
+	return wrapProvider(p), nil
+}
+
+func wrapProvider(p *cgo.Provider) *Provider {
+	out := &Provider{p: p}
+	out.cleanup = runtime.AddCleanup(out, func(p *cgo.Provider) { p.Free() }, p)
+	return out
+}
+
+// CipherSuites lists the provider's cipher suites in preference order.
+func (p *Provider) CipherSuites() []CipherSuite {
+	var out []CipherSuite
+	for _, s := range p.p.Suites() {
+		out = append(out, CipherSuite{ID: s.ID, Name: s.Name, Version: s.Version})
+	}
+	runtime.KeepAlive(p)
+	return out
+}
+
+// WithCipherSuites returns a new provider that offers only the given suites
+// (IANA IDs, e.g. tls.TLS_AES_128_GCM_SHA256), in the given order. An ID the
+// provider does not offer is an error that names it.
+func (p *Provider) WithCipherSuites(ids ...uint16) (*Provider, error) {
+	np, err := p.p.WithSuites(ids)
+	runtime.KeepAlive(p)
+	if err != nil {
+		return nil, fromCgo(err)
+	}
+	return wrapProvider(np), nil
+}
+
+// FIPS reports whether the provider runs in FIPS mode.
+func (p *Provider) FIPS() bool {
+	defer runtime.KeepAlive(p)
+	return p.p.FIPS()
+}
+
+// Close releases the provider. Configs built from it keep working. Close
+// is idempotent; the provider must not be used afterwards.
+func (p *Provider) Close() error {
+	p.once.Do(func() {
+		p.cleanup.Stop()
+		p.p.Free()
+	})
+	return nil
+}
+
+// CipherSuites lists the default provider's cipher suites.
+func CipherSuites() ([]CipherSuite, error) {
+	p, err := DefaultProvider()
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	return p.CipherSuites(), nil
+}
+
+// withSuites resolves the provider a config should use: nil (the default)
+// when neither is given, else a fresh reference the caller must close.
+func resolveProvider(p *Provider, suites []uint16, op string) (*cgo.Provider, func(), error) {
+	if p == nil && len(suites) == 0 {
+		return nil, func() {}, nil
+	}
+	base := p
+	if base == nil {
+		d, err := DefaultProvider()
+		if err != nil {
+			return nil, nil, err
+		}
+		base = d
+		defer d.Close()
+	}
+	if len(suites) == 0 {
+		return base.p, func() { runtime.KeepAlive(base) }, nil
+	}
+	np, err := base.p.WithSuites(suites)
+	runtime.KeepAlive(base)
+	if err != nil {
+		e := fromCgo(err).(*Error)
+		e.Op = op + ": " + e.Op
+		return nil, nil, e
+	}
+	return np, np.Free, nil
+}

@@ -1,0 +1,84 @@
+package rustls
+
+import (
+	"container/list"
+	"sync"
+)
+
+// SessionStore keeps server-side TLS session state for resumption, in place
+// of rustls's built-in in-memory cache. Implementations must be safe for
+// concurrent use: rustls calls them from every connection's handshake.
+// Keys and values are opaque bytes; the slices must not be kept by Get's
+// caller nor retained by Put beyond copying.
+type SessionStore interface {
+	// Get returns the value stored under key; with remove set, the value
+	// must also be deleted (single-use tickets).
+	Get(key []byte, remove bool) (value []byte, ok bool)
+	// Put stores value under key and reports whether it was stored.
+	Put(key, value []byte) bool
+}
+
+// MemorySessionStore is a bounded in-memory SessionStore that evicts the
+// least recently stored entry when full.
+type MemorySessionStore struct {
+	mu    sync.Mutex
+	max   int
+	order *list.List
+	items map[string]*list.Element
+}
+
+type sessionEntry struct {
+	key   string
+	value []byte
+}
+
+// NewMemorySessionStore returns a store holding at most max sessions
+// (256 when max <= 0).
+func NewMemorySessionStore(max int) *MemorySessionStore {
+	if max <= 0 {
+		max = 256
+	}
+	return &MemorySessionStore{max: max, order: list.New(), items: map[string]*list.Element{}}
+}
+
+// Get implements SessionStore.
+func (s *MemorySessionStore) Get(key []byte, remove bool) ([]byte, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.items[string(key)]
+	if !ok {
+		return nil, false
+	}
+	v := e.Value.(*sessionEntry).value
+	if remove {
+		s.order.Remove(e)
+		delete(s.items, string(key))
+	}
+	return v, true
+}
+
+// Put implements SessionStore.
+func (s *MemorySessionStore) Put(key, value []byte) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := string(key)
+	if e, ok := s.items[k]; ok {
+		e.Value.(*sessionEntry).value = append([]byte(nil), value...)
+		s.order.MoveToBack(e)
+		return true
+	}
+	for s.order.Len() >= s.max {
+		old := s.order.Front()
+		s.order.Remove(old)
+		delete(s.items, old.Value.(*sessionEntry).key)
+	}
+	s.items[k] = s.order.PushBack(&sessionEntry{key: k, value: append([]byte(nil), value...)})
+	return true
+}
+
+// Len returns the number of stored sessions.
+func (s *MemorySessionStore) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.order.Len()
+}

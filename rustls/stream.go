@@ -1,0 +1,222 @@
+package rustls
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// StreamOptions tune a Stream. The zero value is ready to use.
+type StreamOptions struct {
+	// WriteThrough makes every Write flush, so that the stream behaves as a
+	// plain net.Conn (what net/http and most protocols expect). Without it,
+	// Write may leave ciphertext buffered until Flush, like bufio.Writer.
+	WriteThrough bool
+	// BufferLimit caps, in bytes, the ciphertext rustls buffers before a
+	// Write must send it (rustls's default, 64 KiB, when 0).
+	BufferLimit int
+	// Logger receives rustls's log records for the connection (emitted while
+	// rustls processes incoming records).
+	Logger *slog.Logger
+	// CloseTimeout bounds how long Close waits to send close_notify
+	// (1 second when 0).
+	CloseTimeout time.Duration
+	// HandshakeTimeout bounds a handshake started implicitly by the first
+	// Read or Write (no bound when 0). Explicit handshakes use their context.
+	HandshakeTimeout time.Duration
+}
+
+const (
+	inBufSize           = 64 << 10
+	outBufSize          = 80 << 10
+	defaultCloseTimeout = time.Second
+)
+
+var (
+	inPool  = sync.Pool{New: func() any { b := make([]byte, inBufSize); return &b }}
+	outPool = sync.Pool{New: func() any { b := make([]byte, outBufSize); return &b }}
+)
+
+// Stream is one TLS connection over a net.Conn, for either side. It
+// implements net.Conn.
+//
+// Buffering: Write hands plaintext to rustls, which encrypts it into its
+// outgoing buffer; the ciphertext is sent when that buffer is full (Write
+// then blocks until it is drained) or on Flush. Call Flush when a message is
+// complete. Streams made with StreamOptions.WriteThrough flush on every
+// Write.
+//
+// Concurrency: one goroutine may Read while another Writes or Flushes;
+// Close may be called from any goroutine and unblocks both. Reads and writes
+// are each serialized.
+//
+// End of stream: after the peer's close_notify Read returns io.EOF; if the
+// transport ends without close_notify, Read returns io.ErrUnexpectedEOF.
+//
+// Deadlines are the transport's. A deadline that fires returns an error
+// that wraps os.ErrDeadlineExceeded and leaves the stream usable once the
+// deadline is moved: ciphertext not yet sent stays queued and is sent by
+// the next Write or Flush. Other transport errors are permanent.
+type Stream struct {
+	conn       net.Conn
+	k          *core
+	cb         *connCallbacks
+	server     bool
+	serverName string // client: the name the stream connected to
+	opts       StreamOptions
+	cleanup    runtime.Cleanup
+
+	hsMu   sync.Mutex
+	hsDone atomic.Bool
+	hsErr  error
+
+	in  inHalf
+	out outHalf
+
+	fatal        atomic.Pointer[Error] // TLS error seen by either half
+	activeWrites atomic.Int32
+	closed       atomic.Bool
+	closeOnce    sync.Once
+	closeErr     error
+
+	stateMu sync.Mutex
+	state   *stateCache
+
+	readDeadline, writeDeadline atomic.Int64 // user deadlines (UnixNano, 0: none)
+}
+
+// newStream wraps a fresh connection; the caller then runs the handshake.
+func newStream(conn net.Conn, k *core, cb *connCallbacks, server bool, serverName string, opts StreamOptions) *Stream {
+	s := &Stream{conn: conn, k: k, cb: cb, server: server, serverName: serverName, opts: opts}
+	if opts.BufferLimit > 0 {
+		k.setBufferLimit(opts.BufferLimit)
+	}
+	if opts.CloseTimeout <= 0 {
+		s.opts.CloseTimeout = defaultCloseTimeout
+	}
+	s.cleanup = runtime.AddCleanup(s, func(k *core) { k.free() }, k)
+	return s
+}
+
+// NetConn returns the underlying transport. Reading or writing it directly
+// corrupts the TLS stream.
+func (s *Stream) NetConn() net.Conn { return s.conn }
+
+// LocalAddr returns the transport's local address.
+func (s *Stream) LocalAddr() net.Addr { return s.conn.LocalAddr() }
+
+// RemoteAddr returns the transport's remote address.
+func (s *Stream) RemoteAddr() net.Addr { return s.conn.RemoteAddr() }
+
+// SetDeadline sets both read and write deadlines on the transport.
+func (s *Stream) SetDeadline(t time.Time) error {
+	s.readDeadline.Store(unixNano(t))
+	s.writeDeadline.Store(unixNano(t))
+	return s.conn.SetDeadline(t)
+}
+
+// SetReadDeadline sets the transport's read deadline.
+func (s *Stream) SetReadDeadline(t time.Time) error {
+	s.readDeadline.Store(unixNano(t))
+	return s.conn.SetReadDeadline(t)
+}
+
+// SetWriteDeadline sets the transport's write deadline. A Write or Flush
+// that times out keeps the unsent ciphertext queued.
+func (s *Stream) SetWriteDeadline(t time.Time) error {
+	s.writeDeadline.Store(unixNano(t))
+	return s.conn.SetWriteDeadline(t)
+}
+
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromUnixNano(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+// restoreDeadlines puts back the deadlines the caller set.
+func (s *Stream) restoreDeadlines() {
+	_ = s.conn.SetReadDeadline(fromUnixNano(s.readDeadline.Load()))
+	_ = s.conn.SetWriteDeadline(fromUnixNano(s.writeDeadline.Load()))
+}
+
+// Close sends close_notify (bounded by StreamOptions.CloseTimeout) when the
+// handshake is complete and no Write is in progress, then closes the
+// transport and frees the connection. It unblocks a concurrent Read or
+// Write. Close is idempotent: later calls return the first call's result.
+func (s *Stream) Close() error {
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		if s.hsDone.Load() && s.hsErr == nil && s.activeWrites.Load() == 0 && s.fatal.Load() == nil {
+			_ = s.conn.SetWriteDeadline(time.Now().Add(s.opts.CloseTimeout))
+			s.out.mu.Lock()
+			if s.out.err == nil && !s.out.shut {
+				s.sendCloseNotifyLocked()
+			}
+			s.out.mu.Unlock()
+		}
+		s.closeErr = s.conn.Close()
+		s.release()
+	})
+	return s.closeErr
+}
+
+// release frees the C side and the buffers without touching the transport.
+func (s *Stream) release() {
+	s.cleanup.Stop()
+	s.k.free()
+	s.in.mu.Lock()
+	s.in.releaseBuf()
+	s.in.mu.Unlock()
+	s.out.mu.Lock()
+	s.out.releaseBuf()
+	s.out.mu.Unlock()
+}
+
+// setFatal records a TLS error; both halves report it from then on.
+func (s *Stream) setFatal(e *Error) {
+	s.fatal.CompareAndSwap(nil, e)
+}
+
+func (s *Stream) fatalErr() error {
+	if e := s.fatal.Load(); e != nil {
+		return e
+	}
+	return nil
+}
+
+// ensureHandshake runs the handshake on first I/O, bounded by
+// StreamOptions.HandshakeTimeout.
+func (s *Stream) ensureHandshake() error {
+	if s.hsDone.Load() {
+		return s.hsErr
+	}
+	ctx := context.Background()
+	if s.opts.HandshakeTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.opts.HandshakeTimeout)
+		defer cancel()
+	}
+	return s.Handshake(ctx)
+}
+
+// closedErr is what I/O after Close returns.
+func closedErr(op string) error {
+	return &Error{Code: CodeIO, Op: op, Err: net.ErrClosed}
+}
+
+// ErrWriteClosed is returned by Write after CloseWrite.
+var ErrWriteClosed = errors.New("rustls: write after CloseWrite")

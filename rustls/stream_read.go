@@ -1,0 +1,177 @@
+package rustls
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+
+	"github.com/gorustls/gorustls/cgo"
+)
+
+// inHalf is the receiving side: ciphertext read from the transport and not
+// yet handed to rustls sits in buf[start:end].
+type inHalf struct {
+	mu         lockable
+	buf        []byte
+	bufp       *[]byte
+	start, end int
+	eof        bool  // the transport reported EOF
+	err        error // sticky error (EOF, truncation, TLS error, transport failure)
+	plainEmpty bool  // rustls holds no plaintext: read the transport first
+}
+
+func (h *inHalf) ensureBuf() {
+	if h.buf == nil {
+		h.bufp = inPool.Get().(*[]byte)
+		h.buf = *h.bufp
+	}
+}
+
+func (h *inHalf) releaseBuf() {
+	if h.bufp != nil && h.start == h.end {
+		inPool.Put(h.bufp)
+		h.bufp, h.buf = nil, nil
+		h.start, h.end = 0, 0
+	}
+}
+
+// fill reads more ciphertext from the transport into buf. Deadline errors
+// are returned as they are and leave the half usable.
+func (h *inHalf) fill(conn net.Conn) error {
+	h.ensureBuf()
+	if h.start == h.end {
+		h.start, h.end = 0, 0
+	} else if h.end == len(h.buf) {
+		h.end = copy(h.buf, h.buf[h.start:h.end])
+		h.start = 0
+	}
+	n, err := conn.Read(h.buf[h.end:])
+	h.end += n
+	if err == io.EOF {
+		h.eof = true
+		return nil
+	}
+	if err != nil && n > 0 {
+		// Process what arrived; the error (if permanent) shows up again.
+		return nil
+	}
+	return err
+}
+
+// Read reads decrypted application data into p. It blocks until data, the
+// peer's close_notify (io.EOF), truncation (io.ErrUnexpectedEOF), a TLS
+// error (*Error) or a transport error. Records rustls must answer (alerts,
+// KeyUpdate) are sent without waiting for a concurrent Write.
+func (s *Stream) Read(p []byte) (int, error) {
+	if err := s.ensureHandshake(); err != nil {
+		return 0, err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	h := &s.in
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for {
+		if h.err != nil {
+			return 0, h.err
+		}
+		if s.closed.Load() {
+			return 0, closedErr("read")
+		}
+		if !h.plainEmpty || h.start < h.end || h.eof {
+			var in []byte
+			if h.start < h.end {
+				in = h.buf[h.start:h.end]
+			}
+			r := s.k.read(p, in, h.eof)
+			h.start += r.Consumed
+			if r.Flags&cgo.FlagWantsWrite != 0 {
+				s.kickFlush()
+			}
+			if r.N > 0 {
+				h.plainEmpty = r.Flags&cgo.FlagMorePlain == 0
+				return r.N, nil
+			}
+			if r.Flags&cgo.FlagCloseNotify != 0 {
+				h.err = io.EOF
+				return 0, io.EOF
+			}
+			switch r.Result {
+			case cgo.ResultOK, cgo.ResultPlaintextEmpty:
+				h.plainEmpty = true
+			case cgo.ResultUnexpectedEOF:
+				h.err = io.ErrUnexpectedEOF
+				return 0, h.err
+			case resultClosed:
+				return 0, closedErr("read")
+			default:
+				e := s.tlsError("read", r)
+				h.err = e
+				return 0, e
+			}
+			if h.eof {
+				// EOF fed yet rustls reported neither close_notify nor
+				// truncation: treat as truncation rather than spin.
+				h.err = io.ErrUnexpectedEOF
+				return 0, h.err
+			}
+		}
+		if err := h.fill(s.conn); err != nil {
+			if isTimeout(err) {
+				return 0, err
+			}
+			if s.closed.Load() {
+				return 0, closedErr("read")
+			}
+			h.err = &Error{Code: CodeIO, Op: "read", Err: err}
+			return 0, h.err
+		}
+	}
+}
+
+// tlsError turns a failed rustls call into an *Error, records it as fatal
+// and gets the alert rustls queued sent.
+func (s *Stream) tlsError(op string, r cgo.IO) *Error {
+	e := &Error{Code: Code(r.Result), Op: op}
+	if r.Result == cgo.ResultIO && r.Errno != 0 {
+		e.Detail = "errno " + itoa(int(r.Errno))
+	}
+	if cause := s.cb.causes(); cause != nil {
+		e.Err = cause
+	}
+	s.setFatal(e)
+	s.kickFlush()
+	return e
+}
+
+func isTimeout(err error) bool {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	neg := n < 0
+	if neg {
+		n = -n
+	}
+	var b [20]byte
+	i := len(b)
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	if neg {
+		i--
+		b[i] = '-'
+	}
+	return string(b[i:])
+}

@@ -1,0 +1,37 @@
+package rustls
+
+import (
+	"crypto/tls"
+
+	"github.com/gorustls/gorustls/cgo"
+)
+
+// Protocol versions, the same values as crypto/tls.
+const (
+	VersionTLS12 = tls.VersionTLS12
+	VersionTLS13 = tls.VersionTLS13
+)
+
+// Version returns librustls's version string, rustls_version(): for example
+// "rustls-ffi/0.15.3/rustls/0.23.39/aws-lc-rs".
+func Version() string { return cgo.Version() }
+
+// HeaderVersion returns the rustls-ffi version of the C header gorustls was
+// compiled against (always 0.15.x).
+func HeaderVersion() (major, minor, patch int) {
+	return cgo.HeaderVersionMaj, cgo.HeaderVersionMin, cgo.HeaderVersionPat
+}
+
+// BuildProvider names the crypto provider this build selects through build
+// tags: "aws-lc-rs" by default, "ring" with the gorustls_ring tag.
+func BuildProvider() string { return cgo.ProviderName }
+
+func versionName(v uint16) string {
+	switch v {
+	case VersionTLS12:
+		return "TLS 1.2"
+	case VersionTLS13:
+		return "TLS 1.3"
+	}
+	return tls.VersionName(v)
+}
