@@ -7,8 +7,17 @@ package cgo
 import "C"
 
 import (
+	"sync/atomic"
 	"unsafe"
 )
+
+// calls counts data-path C calls (Read, Feed, Write, Drain, CloseNotify,
+// KeyUpdate) made by every Conn in the process.
+var calls atomic.Uint64
+
+// Calls returns how many data-path C calls all Conns have made so far. Tests
+// use it to check the budget of one cgo call per steady-state Read or Write.
+func Calls() uint64 { return calls.Load() }
 
 // IO is the result of one batched connection call.
 type IO struct {
@@ -94,6 +103,7 @@ func (c *Conn) SetBufferLimit(n int) { C.rustls_connection_set_buffer_limit(c.p,
 // Read feeds ciphertext from in (and the transport EOF when eof is set and
 // in is used up), then reads plaintext into buf. len(buf) must be > 0.
 func (c *Conn) Read(buf, in []byte, eof bool) IO {
+	calls.Add(1)
 	var ip *C.uint8_t
 	if len(in) > 0 {
 		ip = bytesPtr(in)
@@ -103,6 +113,7 @@ func (c *Conn) Read(buf, in []byte, eof bool) IO {
 
 // Feed feeds handshake ciphertext from in (and EOF) while handshaking.
 func (c *Conn) Feed(in []byte, eof bool) IO {
+	calls.Add(1)
 	var ip *C.uint8_t
 	if len(in) > 0 {
 		ip = bytesPtr(in)
@@ -113,6 +124,7 @@ func (c *Conn) Feed(in []byte, eof bool) IO {
 // Write hands plaintext p to rustls and, when rustls refuses more or drain
 // is set, moves ciphertext into out. len(out) must be > 0.
 func (c *Conn) Write(p, out []byte, drain bool) IO {
+	calls.Add(1)
 	var pp *C.uint8_t
 	if len(p) > 0 {
 		pp = bytesPtr(p)
@@ -122,16 +134,19 @@ func (c *Conn) Write(p, out []byte, drain bool) IO {
 
 // Drain moves queued ciphertext into out. len(out) must be > 0.
 func (c *Conn) Drain(out []byte) IO {
+	calls.Add(1)
 	return toIO(C.gr_conn_drain(c.p, bytesPtr(out), C.size_t(len(out))))
 }
 
 // CloseNotify queues close_notify and drains into out.
 func (c *Conn) CloseNotify(out []byte) IO {
+	calls.Add(1)
 	return toIO(C.gr_conn_close_notify(c.p, bytesPtr(out), C.size_t(len(out))))
 }
 
 // KeyUpdate queues a TLS 1.3 KeyUpdate and drains into out.
 func (c *Conn) KeyUpdate(out []byte) IO {
+	calls.Add(1)
 	return toIO(C.gr_conn_key_update(c.p, bytesPtr(out), C.size_t(len(out))))
 }
 

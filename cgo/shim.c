@@ -106,15 +106,20 @@ gr_io gr_conn_read(struct rustls_connection *conn, uint8_t *buf, size_t cap,
 		rustls_result rr = rustls_connection_read(conn, buf + total, cap - total, &n);
 		if (rr == RUSTLS_RESULT_OK) {
 			if (n == 0) {
-				r.flags |= GR_CLOSE_NOTIFY;
+				// With plaintext in hand, report the close_notify on the
+				// next call (GR_MORE_PLAIN makes the caller come back).
+				if (total == 0) r.flags |= GR_CLOSE_NOTIFY;
+				else r.flags |= GR_MORE_PLAIN;
 				break;
 			}
 			total += n;
 			continue;
 		}
 		if (rr != RUSTLS_RESULT_PLAINTEXT_EMPTY) {
-			// Hand back the plaintext we have; the error repeats next call.
+			// Hand back the plaintext we have; the error repeats next call
+			// (GR_MORE_PLAIN makes the caller come back for it).
 			if (total == 0) r.result = rr;
+			else r.flags |= GR_MORE_PLAIN;
 			break;
 		}
 		rr = gr_feed_once(conn, &src, &eof, &r);
@@ -124,6 +129,7 @@ gr_io gr_conn_read(struct rustls_connection *conn, uint8_t *buf, size_t cap,
 		}
 		if (rr != RUSTLS_RESULT_OK) {
 			if (total == 0 || rr == RUSTLS_RESULT_IO) r.result = rr;
+			else r.flags |= GR_MORE_PLAIN; // the error is sticky: report it next call
 			break;
 		}
 	}

@@ -24,7 +24,8 @@
 #define GR_WANTS_WRITE   0x01u /* ciphertext is waiting in rustls's outgoing buffer */
 #define GR_HANDSHAKING   0x02u /* the handshake is not complete yet */
 #define GR_CLOSE_NOTIFY  0x04u /* the peer's close_notify was received (clean EOF) */
-#define GR_MORE_PLAIN    0x08u /* the caller's buffer filled: more plaintext may be buffered */
+#define GR_MORE_PLAIN    0x08u /* call again before reading the transport: the caller's buffer
+                                 filled, or a close_notify or error follows the data returned */
 #define GR_WANTS_READ    0x10u
 
 /* Result of one batched connection call, returned by value so that the Go
