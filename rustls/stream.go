@@ -34,12 +34,15 @@ type StreamOptions struct {
 const (
 	inBufSize           = 64 << 10
 	outBufSize          = 80 << 10
+	copyBufSize         = 32 << 10
 	defaultCloseTimeout = time.Second
 )
 
 var (
 	inPool  = sync.Pool{New: func() any { b := make([]byte, inBufSize); return &b }}
 	outPool = sync.Pool{New: func() any { b := make([]byte, outBufSize); return &b }}
+	// copyPool holds the buffers of ReadFrom and WriteTo.
+	copyPool = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
 )
 
 // Stream is one TLS connection over a net.Conn, for either side. It

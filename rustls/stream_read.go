@@ -175,3 +175,38 @@ func itoa(n int) string {
 	}
 	return string(b[i:])
 }
+
+// WriteTo copies decrypted data to w until the peer's close_notify (then it
+// returns a nil error) or an error, using a pooled buffer. It makes io.Copy
+// from a Stream allocation-free. When w is a *Stream, each chunk is flushed
+// to it, so that a proxy copying between two Streams never leaves data
+// stranded in a buffer while it waits for more.
+func (s *Stream) WriteTo(w io.Writer) (int64, error) {
+	bp := copyPool.Get().(*[]byte)
+	defer copyPool.Put(bp)
+	buf := *bp
+	dst, _ := w.(*Stream)
+	var total int64
+	for {
+		n, err := s.Read(buf)
+		if n > 0 {
+			m, werr := w.Write(buf[:n])
+			total += int64(m)
+			if werr == nil && m < n {
+				werr = io.ErrShortWrite
+			}
+			if werr == nil && dst != nil {
+				werr = dst.Flush()
+			}
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package rustls
 
 import (
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -278,4 +279,37 @@ func (s *Stream) withWriteDeadline(d time.Duration, fn func() error) error {
 	err := fn()
 	_ = s.conn.SetWriteDeadline(fromUnixNano(s.writeDeadline.Load()))
 	return err
+}
+
+// ReadFrom reads r until io.EOF or an error and writes what it reads, using
+// a pooled buffer, so that io.Copy into a Stream needs no allocation. It
+// flushes whenever r returns a short read (r has nothing more at hand, as a
+// network source waiting for its peer) and once at the end, so that nothing
+// copied stays buffered; a source that keeps filling the buffer (a file) is
+// sent in large batches.
+func (s *Stream) ReadFrom(r io.Reader) (int64, error) {
+	bp := copyPool.Get().(*[]byte)
+	defer copyPool.Put(bp)
+	buf := *bp
+	var total int64
+	for {
+		n, rerr := r.Read(buf)
+		if n > 0 {
+			m, werr := s.Write(buf[:n])
+			total += int64(m)
+			if werr == nil && n < len(buf) {
+				werr = s.Flush()
+			}
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if rerr != nil {
+			ferr := s.Flush()
+			if rerr == io.EOF {
+				return total, ferr
+			}
+			return total, rerr
+		}
+	}
 }
