@@ -57,7 +57,9 @@ func (a *Accepted) Hello() (serverName string, alpn []string, suites, sigSchemes
 	serverName = goStr(C.rustls_accepted_server_name(a.p))
 	for i := 0; ; i++ {
 		s := C.rustls_accepted_alpn(a.p, C.size_t(i))
-		if s.data == nil {
+		// Past the end rustls-ffi returns an empty slice whose data pointer
+		// is not NULL; ALPN protocols are never empty.
+		if s.data == nil || s.len == 0 {
 			break
 		}
 		alpn = append(alpn, string(goBytes(s.data, s.len)))

@@ -1,0 +1,238 @@
+package rustls
+
+import (
+	"context"
+	"io"
+	"net"
+	"time"
+
+	"github.com/gorustls/gorustls/cgo"
+)
+
+// ClientHello is what the ClientHello path shows the caller before a server
+// config is chosen.
+type ClientHello struct {
+	ServerName       string   // SNI; empty when the client sent none
+	ALPN             []string // offered ALPN protocols, in the client's order
+	CipherSuites     []uint16 // offered cipher suites (IANA IDs)
+	SignatureSchemes []uint16 // offered signature schemes
+}
+
+// StartHandshake is a connection whose ClientHello has been read but whose
+// server config is not chosen yet (tokio-rustls's StartHandshake). Call
+// exactly one of IntoStream, Refuse or Abandon.
+type StartHandshake struct {
+	hello    ClientHello
+	conn     net.Conn
+	acc      *cgo.Acceptor
+	accepted *cgo.Accepted
+	rest     []byte // ciphertext read past the ClientHello
+}
+
+// ReadClientHello reads and parses the ClientHello from conn, bounded by
+// ctx. Malformed input gets an *Error (after rustls's alert is sent); the
+// caller keeps ownership of conn either way.
+func ReadClientHello(ctx context.Context, conn net.Conn) (*StartHandshake, error) {
+	const op = "read ClientHello"
+	if err := ctx.Err(); err != nil {
+		return nil, &Error{Code: CodeIO, Op: op, Err: err}
+	}
+	if ctx.Done() != nil {
+		fired := make(chan struct{})
+		stop := context.AfterFunc(ctx, func() {
+			_ = conn.SetDeadline(time.Unix(1, 0))
+			close(fired)
+		})
+		defer func() {
+			if !stop() {
+				<-fired
+				_ = conn.SetDeadline(time.Time{})
+			}
+		}()
+	}
+	acc := cgo.NewAcceptor()
+	buf := make([]byte, 16<<10)
+	start, end := 0, 0
+	eof := false
+	for {
+		if start == end && !eof {
+			start, end = 0, 0
+			n, err := conn.Read(buf)
+			end = n
+			if err == io.EOF {
+				eof = true
+			} else if err != nil && n == 0 {
+				acc.Free()
+				if ctx.Err() != nil {
+					return nil, &Error{Code: CodeIO, Op: op, Err: ctx.Err()}
+				}
+				return nil, &Error{Code: CodeIO, Op: op, Err: err}
+			}
+		}
+		r := acc.Feed(buf[start:end], eof && start == end)
+		start += r.Consumed
+		if r.Result != cgo.ResultOK {
+			acc.Free()
+			return nil, &Error{Code: Code(r.Result), Op: op}
+		}
+		accepted, alert, code := acc.Accept()
+		switch code {
+		case cgo.ResultOK:
+			alert.Free()
+			h := &StartHandshake{conn: conn, acc: acc, accepted: accepted}
+			h.hello.ServerName, h.hello.ALPN, h.hello.CipherSuites, h.hello.SignatureSchemes = accepted.Hello()
+			if start < end {
+				h.rest = append([]byte(nil), buf[start:end]...)
+			}
+			return h, nil
+		case cgo.ResultAcceptorNotReady:
+			if eof && start == end {
+				acc.Free()
+				return nil, &Error{Code: CodeUnexpectedEOF, Op: op, Detail: "the peer closed the connection before a complete ClientHello", Err: io.ErrUnexpectedEOF}
+			}
+			if start == end && end == len(buf) {
+				buf = make([]byte, len(buf))
+			}
+		default:
+			sendAlert(conn, alert)
+			alert.Free()
+			acc.Free()
+			return nil, &Error{Code: Code(code), Op: op}
+		}
+	}
+}
+
+func sendAlert(conn net.Conn, alert *cgo.Alert) {
+	if alert == nil {
+		return
+	}
+	var b [64]byte
+	if n := alert.Drain(b[:]); n > 0 {
+		_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = conn.Write(b[:n])
+		_ = conn.SetWriteDeadline(time.Time{})
+	}
+}
+
+// ClientHello returns the parsed ClientHello.
+func (h *StartHandshake) ClientHello() *ClientHello { return &h.hello }
+
+// Conn returns the transport.
+func (h *StartHandshake) Conn() net.Conn { return h.conn }
+
+func (h *StartHandshake) free() {
+	h.accepted.Free()
+	h.acc.Free()
+}
+
+// IntoStream continues the handshake with cfg and returns the Stream once
+// it completes (bounded by ctx). Configs that use GetCertificate or a
+// SessionStore cannot serve this path (rustls-ffi gives their callbacks no
+// connection context here): choose the certificate from ClientHello
+// instead. On failure the transport is left open for the caller.
+func (h *StartHandshake) IntoStream(ctx context.Context, cfg *ServerConfig, opts StreamOptions) (*Stream, error) {
+	defer h.free()
+	if cfg == nil {
+		return nil, inputErr("accept", "nil ServerConfig")
+	}
+	if cfg.getCert != nil || cfg.store != nil {
+		return nil, inputErr("accept", "the ClientHello path cannot use a config with GetCertificate or SessionStore")
+	}
+	var alert *cgo.Alert
+	s, err := newServerStream(cfg, h.conn, opts, func(c *cgo.ServerConfig) (*cgo.Conn, error) {
+		conn, al, err := h.accepted.IntoConn(c)
+		alert = al
+		return conn, err
+	})
+	if err != nil {
+		sendAlert(h.conn, alert)
+		alert.Free()
+		return nil, err
+	}
+	alert.Free()
+	if len(h.rest) > 0 {
+		s.in.ensureBuf()
+		s.in.end = copy(s.in.buf, h.rest)
+	}
+	if err := s.Handshake(ctx); err != nil {
+		s.release()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Refuse ends the handshake by sending a fatal alert (for example 112,
+// unrecognized_name, for an unknown SNI name). The transport stays open for
+// the caller to close.
+func (h *StartHandshake) Refuse(alert uint8) error {
+	defer h.free()
+	rec := []byte{21, 3, 3, 0, 2, 2, alert}
+	_ = h.conn.SetWriteDeadline(time.Now().Add(time.Second))
+	_, err := h.conn.Write(rec)
+	_ = h.conn.SetWriteDeadline(time.Time{})
+	return err
+}
+
+// Abandon releases the parsed ClientHello without answering.
+func (h *StartHandshake) Abandon() { h.free() }
+
+// Alert numbers for Refuse.
+const (
+	AlertHandshakeFailure      uint8 = 40
+	AlertAccessDenied          uint8 = 49
+	AlertUnrecognizedName      uint8 = 112
+	AlertNoApplicationProtocol uint8 = 120
+)
+
+// LazyAcceptor chooses the server config per connection from the
+// ClientHello (tokio-rustls's LazyConfigAcceptor): one certificate per SNI
+// name, ALPN-based routing, refusing unknown names.
+type LazyAcceptor struct {
+	// Choose returns the config for this ClientHello. Returning a nil
+	// config and an error refuses the connection with
+	// AlertUnrecognizedName (or the alert of a *RefuseError).
+	Choose func(*ClientHello) (*ServerConfig, error)
+	// Options apply to every Stream.
+	Options StreamOptions
+}
+
+// RefuseError, returned by LazyAcceptor.Choose, refuses the connection with
+// a specific alert.
+type RefuseError struct {
+	Alert  uint8
+	Reason string
+}
+
+// Error describes the refusal.
+func (e *RefuseError) Error() string { return "rustls: connection refused: " + e.Reason }
+
+// Accept reads the ClientHello, asks Choose for a config and completes the
+// handshake, all bounded by ctx. On failure conn is closed.
+func (l *LazyAcceptor) Accept(ctx context.Context, conn net.Conn) (*Stream, error) {
+	s, err := l.AcceptFallible(ctx, conn)
+	if err != nil {
+		_ = conn.Close()
+	}
+	return s, err
+}
+
+// AcceptFallible is Accept that leaves conn open on failure.
+func (l *LazyAcceptor) AcceptFallible(ctx context.Context, conn net.Conn) (*Stream, error) {
+	h, err := ReadClientHello(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := l.Choose(h.ClientHello())
+	if err != nil || cfg == nil {
+		alert := AlertUnrecognizedName
+		if re, ok := err.(*RefuseError); ok {
+			alert = re.Alert
+		}
+		_ = h.Refuse(alert)
+		if err == nil {
+			err = &RefuseError{Alert: alert, Reason: "no config for this ClientHello"}
+		}
+		return nil, err
+	}
+	return h.IntoStream(ctx, cfg, l.Options)
+}
