@@ -1,0 +1,24 @@
+# Thin wrapper over the Makefile.
+#   docker build -t gorustls .            # builds librustls, then the Go module, then runs make test
+# Stage 1 builds librustls (rustls-ffi, pinned in build/) exactly as `make librustls` does.
+FROM rust:1.95-bookworm AS rust
+RUN apt-get update && apt-get install -y --no-install-recommends cmake pkg-config clang \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY build/ build/
+RUN bash build/librustls.sh aws-lc-rs /src/build/out/aws-lc-rs
+
+# Stage 2: Go toolchain, the prebuilt librustls, and the tests.
+FROM golang:1.26-bookworm AS go
+RUN apt-get update && apt-get install -y --no-install-recommends pkg-config cmake openssl gnutls-bin curl \
+    && rm -rf /var/lib/apt/lists/*
+COPY --from=rust /usr/local/cargo /usr/local/cargo
+COPY --from=rust /usr/local/rustup /usr/local/rustup
+ENV PATH=/usr/local/cargo/bin:$PATH RUSTUP_HOME=/usr/local/rustup CARGO_HOME=/usr/local/cargo
+WORKDIR /src
+COPY . .
+COPY --from=rust /src/build/out build/out
+COPY --from=rust /src/build/target build/target
+# librustls.a is newer than its inputs, so make reuses it; then builds and tests the Go side.
+RUN make all && make test
+CMD ["go", "run", "./cmd/gorustls", "demo"]
