@@ -9,6 +9,7 @@ import "C"
 
 import (
 	"fmt"
+	"sync"
 	"unsafe"
 )
 
@@ -340,14 +341,54 @@ type ClientSpec struct {
 // ClientConfig is one reference to a rustls_client_config.
 type ClientConfig struct {
 	p *C.struct_rustls_client_config
+
+	// names holds the C server-name strings handed to
+	// rustls_client_connection_new. rustls-ffi 0.15.3 borrows that string
+	// for rustls's ServerName, and rustls keeps the ServerName as the key
+	// of the config's session cache, which outlives the connection: the
+	// strings must live as long as any C reference to the config.
+	namesMu sync.Mutex
+	names   map[string]*C.char
 }
 
-// Free releases this reference; later calls do nothing.
+// Free releases this reference; later calls do nothing. It does not free the
+// interned server names (see FreeServerNames).
 func (c *ClientConfig) Free() {
 	if c != nil && c.p != nil {
 		C.rustls_client_config_free(c.p)
 		c.p = nil
 	}
+}
+
+// ServerName returns a NUL-terminated C copy of name owned by the config,
+// the same pointer for the same name, to pass to
+// rustls_client_connection_new. It stays valid until FreeServerNames.
+// Memory grows with the number of distinct names a config connects to.
+func (c *ClientConfig) ServerName(name string) *C.char {
+	c.namesMu.Lock()
+	defer c.namesMu.Unlock()
+	if p, ok := c.names[name]; ok {
+		return p
+	}
+	if c.names == nil {
+		c.names = map[string]*C.char{}
+	}
+	p := C.CString(name)
+	c.names[name] = p
+	return p
+}
+
+// FreeServerNames frees the strings made by ServerName. Call it only when
+// no C reference to the config remains (the Go reference is freed and every
+// connection made from it is freed), since rustls's session cache keys
+// point into them.
+func (c *ClientConfig) FreeServerNames() {
+	c.namesMu.Lock()
+	defer c.namesMu.Unlock()
+	for _, p := range c.names {
+		C.free(unsafe.Pointer(p))
+	}
+	c.names = nil
 }
 
 // BuildClientConfig runs the rustls_client_config_builder for spec.

@@ -139,7 +139,7 @@ func NewClientConfig(o ClientOptions) (*ClientConfig, error) {
 	}
 	cc := &ClientConfig{
 		c:          c,
-		life:       newConfigLife(c.Free, spec.KeylogSlot),
+		life:       newConfigLife(c.Free, spec.KeylogSlot, c.FreeServerNames),
 		verify:     o.DangerousVerifyPeerCertificate,
 		nextProtos: append([]string(nil), o.NextProtos...),
 	}

@@ -162,7 +162,7 @@ func NewServerConfig(o ServerOptions) (*ServerConfig, error) {
 	}
 	sc := &ServerConfig{
 		c:          c,
-		life:       newConfigLife(c.Free, spec.KeylogSlot),
+		life:       newConfigLife(c.Free, spec.KeylogSlot, nil),
 		store:      o.SessionStore,
 		getCert:    o.GetCertificate,
 		nextProtos: append([]string(nil), o.NextProtos...),
