@@ -1,0 +1,306 @@
+package rustls
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestConfigCloseIdempotent(t *testing.T) {
+	scfg := serverConfig(t, nil)
+	ccfg := clientConfig(t, nil)
+	for i := 0; i < 3; i++ {
+		assert.NoError(t, scfg.Close())
+		assert.NoError(t, ccfg.Close())
+	}
+	p, err := DefaultProvider()
+	require.NoError(t, err)
+	assert.NoError(t, p.Close())
+	assert.NoError(t, p.Close())
+}
+
+// TestConfigStreamsOutliveClose: streams made before Close keep working,
+// including streams whose handshake has not run yet.
+func TestConfigStreamsOutliveClose(t *testing.T) {
+	scfg := serverConfig(t, nil)
+	ccfg := clientConfig(t, nil)
+	c, s := mustPair(t, scfg, ccfg)
+
+	// Streams made, but not yet handshaken, before Close.
+	cc, sc := tcpPair(t)
+	lateC, err := NewConnector(ccfg, StreamOptions{WriteThrough: true}).Client(cc, "localhost")
+	require.NoError(t, err)
+	defer lateC.Close()
+	lateS, err := NewAcceptor(scfg, StreamOptions{WriteThrough: true}).Server(sc)
+	require.NoError(t, err)
+	defer lateS.Close()
+
+	require.NoError(t, scfg.Close())
+	require.NoError(t, ccfg.Close())
+
+	pingPong(t, c, s)
+	errc := make(chan error, 1)
+	go func() { errc <- lateS.Handshake(testCtx(t)) }()
+	require.NoError(t, lateC.Handshake(testCtx(t)))
+	require.NoError(t, <-errc)
+	pingPong(t, lateC, lateS)
+	require.NoError(t, c.Close())
+	_, err = s.Read(make([]byte, 1))
+	assert.Equal(t, io.EOF, err)
+}
+
+// TestConfigNewStreamsAfterClose: a closed config refuses new streams with
+// an error that says so, and closes the transport (Accept/Connect) or
+// leaves it open (the fallible variants).
+func TestConfigNewStreamsAfterClose(t *testing.T) {
+	scfg := serverConfig(t, nil)
+	ccfg := clientConfig(t, nil)
+	require.NoError(t, scfg.Close())
+	require.NoError(t, ccfg.Close())
+
+	cc, sc := tcpPair(t)
+	defer cc.Close()
+	defer sc.Close()
+	_, err := NewConnector(ccfg, StreamOptions{}).ConnectFallible(testCtx(t), cc, "localhost")
+	requireCode(t, err, CodeInvalidParameter)
+	assert.ErrorIs(t, err, ErrInvalidInput)
+	assert.Contains(t, err.Error(), "config is closed")
+	_, err = NewAcceptor(scfg, StreamOptions{}).AcceptFallible(testCtx(t), sc)
+	assert.ErrorIs(t, err, ErrInvalidInput)
+	assert.Contains(t, err.Error(), "config is closed")
+	// The fallible variants leave the transport usable.
+	_, err = cc.Write([]byte("x"))
+	require.NoError(t, err)
+	b := make([]byte, 1)
+	_, err = io.ReadFull(sc, b)
+	require.NoError(t, err)
+
+	_, err = NewConnector(ccfg, StreamOptions{}).Connect(testCtx(t), cc, "localhost")
+	assert.Contains(t, err.Error(), "config is closed")
+	_, err = cc.Write([]byte("x"))
+	assert.Error(t, err, "Connect closes the transport on failure")
+}
+
+// TestConfigConcurrentUse drives one server and one client config from many
+// goroutines at once (meant for -race), while other goroutines build and
+// close configs.
+func TestConfigConcurrentUse(t *testing.T) {
+	_, srv, _ := pki(t)
+	key := srv.certifiedKey(t)
+	rec := &lineRecorder{}
+	scfg := serverConfig(t, func(o *ServerOptions) { o.KeyLogWriter = rec; o.NextProtos = []string{"x"} })
+	ccfg := clientConfig(t, func(o *ClientOptions) { o.NextProtos = []string{"x"} })
+	caPEM := sharedCAPEM(t)
+
+	const workers, perWorker = 8, 6
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*perWorker+workers)
+	for w := 0; w < workers; w++ {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < perWorker; i++ {
+				if err := exchangeOnce(scfg, ccfg); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			for i := 0; i < perWorker; i++ {
+				sc, err := NewServerConfig(ServerOptions{Certificates: []*CertifiedKey{key}, KeyLogWriter: io.Discard})
+				if err != nil {
+					errs <- err
+					return
+				}
+				cc, err := NewClientConfig(ClientOptions{RootCAs: caPEM, KeyLogWriter: io.Discard})
+				if err != nil {
+					errs <- err
+					return
+				}
+				sc.Close()
+				cc.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	assert.Equal(t, workers*perWorker, labels(rec.lines())["CLIENT_TRAFFIC_SECRET_0"], "every connection logged once, through the shared config")
+}
+
+// exchangeOnce connects a client and a server over loopback and checks one
+// round trip, reporting failures as errors (for use off the test goroutine).
+func exchangeOnce(scfg *ServerConfig, ccfg *ClientConfig) error {
+	ln, err := listenLoopback()
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	srvErr := make(chan error, 1)
+	go func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			srvErr <- err
+			return
+		}
+		s, err := NewAcceptor(scfg, StreamOptions{WriteThrough: true}).Accept(ctx, conn)
+		if err != nil {
+			srvErr <- err
+			return
+		}
+		defer s.Close()
+		buf := make([]byte, 5)
+		if _, err := io.ReadFull(s, buf); err != nil {
+			srvErr <- err
+			return
+		}
+		_, err = s.Write(buf)
+		srvErr <- err
+	}()
+	conn, err := dialLoopback(ln)
+	if err != nil {
+		return err
+	}
+	c, err := NewConnector(ccfg, StreamOptions{WriteThrough: true}).Connect(ctx, conn, "localhost")
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer c.Close()
+	if c.ConnectionState().NegotiatedProtocol != "x" {
+		return fmt.Errorf("ALPN %q", c.ConnectionState().NegotiatedProtocol)
+	}
+	if _, err := c.Write([]byte("hello")); err != nil {
+		return err
+	}
+	buf := make([]byte, 5)
+	if _, err := io.ReadFull(c, buf); err != nil {
+		return err
+	}
+	if string(buf) != "hello" {
+		return fmt.Errorf("echo %q", buf)
+	}
+	return <-srvErr
+}
+
+// TestConfigCleanup: configs dropped without Close are released by their
+// cleanup. Each config with a KeyLogWriter holds a key-log slot until it
+// is released, so the free slot count shows that the cleanups ran.
+func TestConfigCleanup(t *testing.T) {
+	_, srv, _ := pki(t)
+	key := srv.certifiedKey(t)
+	caPEM := sharedCAPEM(t)
+	base := freeKeylogSlots()
+	require.Greater(t, base, 40)
+	func() {
+		for i := 0; i < 20; i++ {
+			_, err := NewServerConfig(ServerOptions{Certificates: []*CertifiedKey{key}, KeyLogWriter: io.Discard})
+			require.NoError(t, err)
+			_, err = NewClientConfig(ClientOptions{RootCAs: caPEM, KeyLogWriter: io.Discard})
+			require.NoError(t, err)
+		}
+	}()
+	assert.LessOrEqual(t, freeKeylogSlots(), base, "slots are taken until the configs are released")
+	require.Eventually(t, func() bool {
+		runtime.GC()
+		return freeKeylogSlots() == base
+	}, 10*time.Second, 10*time.Millisecond, "unreferenced configs release their slots")
+
+	t.Run("a dropped config with a live stream", func(t *testing.T) {
+		rec := &lineRecorder{}
+		ccfg := clientConfig(t, nil)
+		var c, s *Stream
+		func() {
+			scfg, err := NewServerConfig(ServerOptions{Certificates: []*CertifiedKey{key}, KeyLogWriter: rec})
+			require.NoError(t, err)
+			c, s = mustPair(t, scfg, ccfg)
+		}()
+		for i := 0; i < 3; i++ {
+			runtime.GC()
+		}
+		// The stream still works, and still holds the slot.
+		pingPong(t, c, s)
+		assert.Equal(t, base-1, freeKeylogSlots())
+		require.NoError(t, s.Close())
+		require.Eventually(t, func() bool {
+			runtime.GC()
+			return freeKeylogSlots() == base
+		}, 10*time.Second, 10*time.Millisecond)
+	})
+}
+
+// TestConfigLifeFinal checks the release order configLife promises: the C
+// config is freed at close, the slot and the final hook once the last
+// stream is gone, each exactly once.
+func TestConfigLifeFinal(t *testing.T) {
+	var frees, finals int
+	l := newConfigLife(func() { frees++ }, -1, func() { finals++ })
+	require.NoError(t, l.acquire(func() error { return nil }))
+	require.NoError(t, l.acquire(func() error { return nil }))
+	assert.Error(t, l.acquire(func() error { return fmt.Errorf("boom") }), "a failed start counts no stream")
+	l.close()
+	assert.Equal(t, 1, frees)
+	assert.Equal(t, 0, finals, "streams remain")
+	l.release()
+	assert.Equal(t, 0, finals)
+	l.release()
+	assert.Equal(t, 1, finals)
+	l.close()
+	assert.Equal(t, 1, frees)
+	assert.Equal(t, 1, finals)
+	err := l.acquire(func() error { t.Fatal("must not run on a closed config"); return nil })
+	assert.True(t, strings.Contains(err.Error(), "closed"))
+}
+
+func TestVersionAndCipherSuites(t *testing.T) {
+	v := Version()
+	assert.Contains(t, v, "rustls-ffi/0.15.3")
+	assert.Contains(t, v, "/rustls/0.23.")
+	assert.Contains(t, v, BuildProvider())
+	maj, min, patch := HeaderVersion()
+	assert.Equal(t, [3]int{0, 15, 3}, [3]int{maj, min, patch})
+
+	suites, err := CipherSuites()
+	require.NoError(t, err)
+	require.NotEmpty(t, suites)
+	byName := map[string]CipherSuite{}
+	for _, s := range suites {
+		byName[s.Name] = s
+		assert.Contains(t, []uint16{VersionTLS12, VersionTLS13}, s.Version, "suite %s", s.Name)
+		assert.NotZero(t, s.ID)
+	}
+	aes := byName["TLS13_AES_128_GCM_SHA256"]
+	assert.Equal(t, uint16(0x1301), aes.ID)
+	assert.Equal(t, uint16(VersionTLS13), aes.Version)
+	assert.Equal(t, uint16(VersionTLS12), byName["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"].Version)
+
+	p, err := DefaultProvider()
+	require.NoError(t, err)
+	defer p.Close()
+	assert.Equal(t, suites, p.CipherSuites())
+	assert.False(t, p.FIPS(), "the default build is not FIPS")
+
+	_, err = p.WithCipherSuites()
+	requireCode(t, err, CodeInvalidParameter)
+	_, err = p.WithCipherSuites(0x1301, 0xabcd)
+	e := requireCode(t, err, CodeNotFound)
+	assert.Contains(t, e.Error(), "0xabcd")
+}
+
+func listenLoopback() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
+
+func dialLoopback(ln net.Listener) (net.Conn, error) { return net.Dial("tcp", ln.Addr().String()) }
