@@ -1,0 +1,197 @@
+package rustls
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"time"
+)
+
+// DefaultHandshakeTimeout bounds the handshakes of connections accepted by
+// a Listener whose StreamOptions.HandshakeTimeout is 0.
+const DefaultHandshakeTimeout = 10 * time.Second
+
+// Listener is a net.Listener whose Accept returns a server *Stream at once,
+// before any TLS byte is read: the handshake runs on the connection's first
+// Read or Write (bounded by StreamOptions.HandshakeTimeout) or on an
+// explicit Stream.Handshake. A slow or silent client therefore never blocks
+// the accept loop. Streams from a Listener are write-through: each Write is
+// sent at once, as on a plain net.Conn.
+type Listener struct {
+	inner net.Listener
+	acc   *Acceptor
+}
+
+// NewListener wraps inner with cfg. opts.WriteThrough is forced on, and
+// a zero opts.HandshakeTimeout becomes DefaultHandshakeTimeout.
+func NewListener(inner net.Listener, cfg *ServerConfig, opts StreamOptions) *Listener {
+	return &Listener{inner: inner, acc: NewAcceptor(cfg, listenerOptions(opts))}
+}
+
+// Listen listens on network and addr (as net.Listen) and wraps the
+// listener with cfg; see NewListener.
+func Listen(network, addr string, cfg *ServerConfig, opts StreamOptions) (*Listener, error) {
+	if cfg == nil {
+		return nil, inputErr("listen", "nil ServerConfig")
+	}
+	ln, err := net.Listen(network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return NewListener(ln, cfg, opts), nil
+}
+
+func listenerOptions(opts StreamOptions) StreamOptions {
+	opts.WriteThrough = true
+	if opts.HandshakeTimeout <= 0 {
+		opts.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	return opts
+}
+
+// Accept waits for the next transport connection and returns it wrapped in
+// a *Stream whose handshake has not run yet.
+func (l *Listener) Accept() (net.Conn, error) {
+	return l.AcceptStream()
+}
+
+// AcceptStream is Accept with the concrete type.
+func (l *Listener) AcceptStream() (*Stream, error) {
+	for {
+		c, err := l.inner.Accept()
+		if err != nil {
+			return nil, err
+		}
+		s, err := l.acc.Server(c)
+		if err != nil {
+			// The config is closed or unusable: this is not the
+			// connection's fault, but no connection can be served.
+			_ = c.Close()
+			return nil, err
+		}
+		return s, nil
+	}
+}
+
+// Close closes the transport listener.
+func (l *Listener) Close() error { return l.inner.Close() }
+
+// Addr returns the transport listener's address.
+func (l *Listener) Addr() net.Addr { return l.inner.Addr() }
+
+// LazyListener is a net.Listener whose server config is chosen per
+// connection from the ClientHello by a LazyAcceptor (SNI certificates, ALPN
+// routing). Choosing needs the ClientHello, so each connection's handshake
+// runs on a goroutine of its own, bounded by the handshake timeout, and
+// Accept returns connections whose handshake has completed: a slow or
+// silent client never blocks Accept or other clients. Connections whose
+// handshake fails are closed and reported to ErrorLog, if set.
+type LazyListener struct {
+	inner   net.Listener
+	la      *LazyAcceptor
+	timeout time.Duration
+	// ErrorLog, if set before the first Accept, receives each failed
+	// handshake with the peer's address.
+	ErrorLog func(remote net.Addr, err error)
+
+	once    sync.Once
+	ready   chan *Stream
+	done    chan struct{}
+	errMu   sync.Mutex
+	err     error
+	closeMu sync.Once
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// NewLazyListener wraps inner with la. Streams are write-through (the
+// LazyAcceptor's Options are copied with WriteThrough on) and a zero
+// HandshakeTimeout becomes DefaultHandshakeTimeout.
+func NewLazyListener(inner net.Listener, la *LazyAcceptor) *LazyListener {
+	opts := listenerOptions(la.Options)
+	cp := &LazyAcceptor{Choose: la.Choose, Options: opts}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &LazyListener{inner: inner, la: cp, timeout: opts.HandshakeTimeout,
+		ready: make(chan *Stream), done: make(chan struct{}), ctx: ctx, cancel: cancel}
+}
+
+func (l *LazyListener) start() {
+	go func() {
+		defer close(l.done)
+		for {
+			c, err := l.inner.Accept()
+			if err != nil {
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() {
+					continue
+				}
+				l.errMu.Lock()
+				l.err = err
+				l.errMu.Unlock()
+				return
+			}
+			l.wg.Add(1)
+			go l.handshake(c)
+		}
+	}()
+}
+
+func (l *LazyListener) handshake(c net.Conn) {
+	defer l.wg.Done()
+	ctx, cancel := context.WithTimeout(l.ctx, l.timeout)
+	defer cancel()
+	s, err := l.la.Accept(ctx, c)
+	if err != nil {
+		if l.ErrorLog != nil {
+			l.ErrorLog(c.RemoteAddr(), err)
+		}
+		return
+	}
+	select {
+	case l.ready <- s:
+	case <-l.ctx.Done():
+		_ = s.Close()
+	}
+}
+
+// Accept returns the next connection whose handshake has completed.
+func (l *LazyListener) Accept() (net.Conn, error) {
+	return l.AcceptStream()
+}
+
+// AcceptStream is Accept with the concrete type.
+func (l *LazyListener) AcceptStream() (*Stream, error) {
+	l.once.Do(l.start)
+	select {
+	case s := <-l.ready:
+		return s, nil
+	case <-l.ctx.Done():
+		return nil, net.ErrClosed
+	case <-l.done:
+		select {
+		case s := <-l.ready:
+			return s, nil
+		default:
+		}
+		l.errMu.Lock()
+		defer l.errMu.Unlock()
+		return nil, l.err
+	}
+}
+
+// Close closes the transport listener and aborts the handshakes in
+// progress.
+func (l *LazyListener) Close() error {
+	var err error
+	l.closeMu.Do(func() {
+		l.cancel()
+		err = l.inner.Close()
+		l.wg.Wait()
+	})
+	return err
+}
+
+// Addr returns the transport listener's address.
+func (l *LazyListener) Addr() net.Addr { return l.inner.Addr() }
