@@ -1,0 +1,485 @@
+package rustls
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"sync"
+)
+
+// FromTLSOptions carries what a *tls.Config holds but cannot give back:
+// an x509.CertPool cannot be listed, so the PEM of the CAs in RootCAs and
+// ClientCAs must be passed alongside. The PEM is checked against the pool
+// (x509.CertPool.Equal): a mismatch is an error.
+type FromTLSOptions struct {
+	// RootCAsPEM holds the CAs of tls.Config.RootCAs (clients).
+	RootCAsPEM []byte
+	// ClientCAsPEM holds the CAs of tls.Config.ClientCAs (servers).
+	ClientCAsPEM []byte
+	// Options apply to the Streams of LazyAcceptorFromTLS.
+	Options StreamOptions
+}
+
+// Conversion of *tls.Config (migration from crypto/tls).
+//
+// Carried over: Certificates, GetCertificate (servers), GetConfigForClient
+// (LazyAcceptorFromTLS only), ClientAuth (NoClientCert,
+// VerifyClientCertIfGiven, RequireAndVerifyClientCert), ClientCAs and
+// RootCAs (with their PEM, see FromTLSOptions; a nil RootCAs or the system
+// pool means the system roots), NextProtos, MinVersion/MaxVersion (TLS 1.2
+// and 1.3: rustls has no older versions), CipherSuites (TLS 1.2 suites the
+// provider offers; TLS 1.3 suites are always enabled, as in crypto/tls),
+// KeyLogWriter, ServerName (DialerFromTLS), EncryptedClientHelloConfigList.
+//
+// Accepted and ignored, because rustls already behaves so or the field is
+// only a hint: PreferServerCipherSuites (deprecated, ignored by crypto/tls
+// too), DynamicRecordSizingDisabled, ClientSessionCache (rustls keeps its own
+// in-memory cache per config), SessionTicketsDisabled false.
+//
+// Refused with an error naming the field: Rand, Time, NameToCertificate,
+// GetClientCertificate, VerifyPeerCertificate, VerifyConnection,
+// InsecureSkipVerify (use ClientOptions.DangerousVerifyPeerCertificate),
+// ClientAuth RequestClientCert and RequireAnyClientCert (rustls verifies
+// every client certificate it asks for), SessionTicketsDisabled true,
+// SessionTicketKey, WrapSession/UnwrapSession, CurvePreferences,
+// Renegotiation other than RenegotiateNever,
+// EncryptedClientHelloRejectionVerify, EncryptedClientHelloKeys,
+// GetEncryptedClientHelloKeys, MaxVersion below TLS 1.2.
+
+const fromTLSOp = "convert tls.Config"
+
+func unsupportedField(field, why string) *Error {
+	return inputErr(fromTLSOp, "tls.Config.%s cannot be carried over: %s", field, why)
+}
+
+// commonTLSChecks refuses the fields neither side can carry over.
+func commonTLSChecks(c *tls.Config) error {
+	switch {
+	case c.Rand != nil:
+		return unsupportedField("Rand", "rustls uses its provider's random source")
+	case c.Time != nil:
+		return unsupportedField("Time", "rustls uses the system clock")
+	case c.VerifyPeerCertificate != nil:
+		return unsupportedField("VerifyPeerCertificate", "rustls verifies certificates itself (clients may replace verification with ClientOptions.DangerousVerifyPeerCertificate)")
+	case c.VerifyConnection != nil:
+		return unsupportedField("VerifyConnection", "check Stream.ConnectionState after the handshake instead")
+	case c.SessionTicketsDisabled:
+		return unsupportedField("SessionTicketsDisabled", "tickets cannot be turned off through rustls-ffi")
+	case c.SessionTicketKey != [32]byte{}:
+		return unsupportedField("SessionTicketKey", "rustls manages its own ticket keys")
+	case c.WrapSession != nil || c.UnwrapSession != nil:
+		return unsupportedField("WrapSession/UnwrapSession", "use ServerOptions.SessionStore")
+	case len(c.CurvePreferences) > 0:
+		return unsupportedField("CurvePreferences", "key-exchange groups come from the crypto provider")
+	case c.Renegotiation != tls.RenegotiateNever:
+		return unsupportedField("Renegotiation", "rustls never renegotiates")
+	case c.EncryptedClientHelloRejectionVerify != nil:
+		return unsupportedField("EncryptedClientHelloRejectionVerify", "not available in rustls-ffi")
+	case len(c.EncryptedClientHelloKeys) > 0 || c.GetEncryptedClientHelloKeys != nil:
+		return unsupportedField("EncryptedClientHelloKeys", "rustls-ffi has no server-side ECH")
+	}
+	return nil
+}
+
+// tlsVersions maps MinVersion/MaxVersion to the versions rustls offers.
+func tlsVersions(c *tls.Config) ([]uint16, error) {
+	lo, hi := c.MinVersion, c.MaxVersion
+	if hi != 0 && hi < tls.VersionTLS12 {
+		return nil, unsupportedField("MaxVersion", fmt.Sprintf("0x%04x is below TLS 1.2, the oldest version rustls speaks", hi))
+	}
+	if lo == 0 && hi == 0 {
+		return nil, nil
+	}
+	var vs []uint16
+	for _, v := range []uint16{VersionTLS13, VersionTLS12} {
+		if (lo == 0 || v >= lo) && (hi == 0 || v <= hi) {
+			vs = append(vs, v)
+		}
+	}
+	if len(vs) == 0 {
+		return nil, unsupportedField("MinVersion", fmt.Sprintf("0x%04x is above TLS 1.3", lo))
+	}
+	return vs, nil
+}
+
+// tlsSuites keeps the listed TLS 1.2 suites the provider offers, in the
+// listed order, after all its TLS 1.3 suites. IDs the provider lacks (for
+// example CBC suites) are dropped; none left is an error when TLS 1.2 is
+// the only version.
+func tlsSuites(c *tls.Config, versions []uint16) ([]uint16, error) {
+	if c.CipherSuites == nil {
+		return nil, nil
+	}
+	all, err := CipherSuites()
+	if err != nil {
+		return nil, err
+	}
+	offered := map[uint16]bool{}
+	var out []uint16
+	for _, s := range all {
+		if s.Version == VersionTLS13 {
+			out = append(out, s.ID)
+		} else {
+			offered[s.ID] = true
+		}
+	}
+	n13 := len(out)
+	for _, id := range c.CipherSuites {
+		if offered[id] {
+			out = append(out, id)
+			offered[id] = false
+		}
+	}
+	if len(out) == n13 && len(versions) == 1 && versions[0] == VersionTLS12 {
+		return nil, unsupportedField("CipherSuites", "none of the listed TLS 1.2 suites is offered by the rustls provider")
+	}
+	return out, nil
+}
+
+// poolPEM checks that pemData holds exactly the certificates of pool.
+func poolPEM(field string, pool *x509.CertPool, pemData []byte) ([]byte, error) {
+	if len(pemData) == 0 {
+		return nil, unsupportedField(field, "an x509.CertPool cannot be listed; pass the same CAs as PEM in FromTLSOptions."+field+"PEM")
+	}
+	p := x509.NewCertPool()
+	if !p.AppendCertsFromPEM(pemData) {
+		return nil, &Error{Code: CodeCertificateParse, Op: fromTLSOp, Detail: "FromTLSOptions." + field + "PEM holds no certificate"}
+	}
+	if pool != nil && !pool.Equal(p) {
+		return nil, inputErr(fromTLSOp, "FromTLSOptions.%sPEM does not hold the same certificates as tls.Config.%s", field, field)
+	}
+	return pemData, nil
+}
+
+// CertifiedKeyFromTLS converts a tls.Certificate (chain and private key)
+// into a CertifiedKey.
+func CertifiedKeyFromTLS(c *tls.Certificate) (*CertifiedKey, error) {
+	if c == nil || len(c.Certificate) == 0 {
+		return nil, &Error{Code: CodeCertificateParse, Op: fromTLSOp, Detail: "tls.Certificate has no certificate"}
+	}
+	if c.PrivateKey == nil {
+		return nil, &Error{Code: CodePrivateKeyParse, Op: fromTLSOp, Detail: "tls.Certificate has no private key"}
+	}
+	var certPEM []byte
+	for _, der := range c.Certificate {
+		certPEM = append(certPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(c.PrivateKey)
+	if err != nil {
+		return nil, &Error{Code: CodePrivateKeyParse, Op: fromTLSOp,
+			Detail: fmt.Sprintf("private key of type %T cannot be exported (keys held in hardware cannot be carried over)", c.PrivateKey), Err: err}
+	}
+	return NewCertifiedKey(certPEM, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}))
+}
+
+// certCache converts each *tls.Certificate once.
+type certCache struct {
+	mu sync.Mutex
+	m  map[*tls.Certificate]*CertifiedKey
+}
+
+func (cc *certCache) get(c *tls.Certificate) (*CertifiedKey, error) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if k, ok := cc.m[c]; ok {
+		return k, nil
+	}
+	k, err := CertifiedKeyFromTLS(c)
+	if err != nil {
+		return nil, err
+	}
+	if cc.m == nil {
+		cc.m = map[*tls.Certificate]*CertifiedKey{}
+	}
+	cc.m[c] = k
+	return k, nil
+}
+
+// serverOptionsFromTLS converts everything but the certificates.
+func serverOptionsFromTLS(c *tls.Config, x *FromTLSOptions) (ServerOptions, error) {
+	var o ServerOptions
+	if err := commonTLSChecks(c); err != nil {
+		return o, err
+	}
+	switch {
+	case c.NameToCertificate != nil:
+		return o, unsupportedField("NameToCertificate", "deprecated; list the certificates in Certificates or use LazyAcceptorFromTLS")
+	case c.InsecureSkipVerify:
+		return o, unsupportedField("InsecureSkipVerify", "it has no meaning for a server")
+	}
+	switch c.ClientAuth {
+	case tls.NoClientCert:
+		o.ClientAuth = NoClientCert
+	case tls.VerifyClientCertIfGiven:
+		o.ClientAuth = VerifyClientCertIfGiven
+	case tls.RequireAndVerifyClientCert:
+		o.ClientAuth = RequireAndVerifyClientCert
+	default:
+		return o, unsupportedField("ClientAuth", c.ClientAuth.String()+" accepts unverified client certificates; rustls verifies every certificate it asks for (use VerifyClientCertIfGiven or RequireAndVerifyClientCert)")
+	}
+	if o.ClientAuth != NoClientCert || c.ClientCAs != nil {
+		var xp []byte
+		if x != nil {
+			xp = x.ClientCAsPEM
+		}
+		if c.ClientCAs == nil {
+			return o, unsupportedField("ClientAuth", c.ClientAuth.String()+" needs ClientCAs")
+		}
+		pemData, err := poolPEM("ClientCAs", c.ClientCAs, xp)
+		if err != nil {
+			return o, err
+		}
+		o.ClientCAs = pemData
+	}
+	var err error
+	if o.Versions, err = tlsVersions(c); err != nil {
+		return o, err
+	}
+	if o.CipherSuites, err = tlsSuites(c, o.Versions); err != nil {
+		return o, err
+	}
+	o.NextProtos = append([]string(nil), c.NextProtos...)
+	o.KeyLogWriter = c.KeyLogWriter
+	return o, nil
+}
+
+// ServerConfigFromTLS builds a server config from a crypto/tls server
+// config (see FromTLSOptions for what is carried over). GetCertificate is
+// served through rustls's certificate callback with a *tls.ClientHelloInfo
+// holding ServerName, SupportedProtos and SignatureSchemes; converted
+// certificates are cached per *tls.Certificate. GetConfigForClient needs
+// the ClientHello path: use LazyAcceptorFromTLS. x may be nil.
+func ServerConfigFromTLS(c *tls.Config, x *FromTLSOptions) (*ServerConfig, error) {
+	if c == nil {
+		return nil, inputErr(fromTLSOp, "nil tls.Config")
+	}
+	if c.GetConfigForClient != nil {
+		return nil, unsupportedField("GetConfigForClient", "use LazyAcceptorFromTLS, which chooses the config from the ClientHello")
+	}
+	o, err := serverOptionsFromTLS(c, x)
+	if err != nil {
+		return nil, err
+	}
+	cache := &certCache{}
+	if c.GetCertificate != nil {
+		get := c.GetCertificate
+		o.GetCertificate = func(h *ClientHelloInfo) (*CertifiedKey, error) {
+			info := &tls.ClientHelloInfo{ServerName: h.ServerName, SupportedProtos: h.SupportedProtos, CipherSuites: h.CipherSuites}
+			for _, s := range h.SignatureSchemes {
+				info.SignatureSchemes = append(info.SignatureSchemes, tls.SignatureScheme(s))
+			}
+			cert, err := get(info)
+			if err != nil {
+				return nil, err
+			}
+			if cert == nil {
+				return nil, fmt.Errorf("GetCertificate returned no certificate for %q", h.ServerName)
+			}
+			return cache.get(cert)
+		}
+	}
+	for i := range c.Certificates {
+		k, err := cache.get(&c.Certificates[i])
+		if err != nil {
+			return nil, annotate(err, fmt.Sprintf("%s: Certificates[%d]", fromTLSOp, i))
+		}
+		o.Certificates = append(o.Certificates, k)
+	}
+	if len(o.Certificates) == 0 && o.GetCertificate == nil {
+		return nil, unsupportedField("Certificates", "a server needs Certificates or GetCertificate")
+	}
+	return NewServerConfig(o)
+}
+
+// LazyAcceptorFromTLS serves a crypto/tls server config through the
+// ClientHello path: per connection it calls GetConfigForClient (when set)
+// and then GetCertificate, or picks from Certificates the first whose leaf
+// is valid for the SNI name (the first one otherwise), as crypto/tls does.
+// Each is called with a *tls.ClientHelloInfo built from the ClientHello
+// (ServerName, SupportedProtos, CipherSuites, SignatureSchemes, Conn).
+// Converted configs are cached per (*tls.Config, *tls.Certificate) pair.
+// An error from a callback refuses the connection with a handshake_failure
+// alert. x may be nil.
+func LazyAcceptorFromTLS(c *tls.Config, x *FromTLSOptions) (*LazyAcceptor, error) {
+	if c == nil {
+		return nil, inputErr(fromTLSOp, "nil tls.Config")
+	}
+	if x == nil {
+		x = &FromTLSOptions{}
+	}
+	if _, err := serverOptionsFromTLS(c, x); err != nil {
+		return nil, err
+	}
+	if len(c.Certificates) == 0 && c.GetCertificate == nil && c.GetConfigForClient == nil {
+		return nil, unsupportedField("Certificates", "a server needs Certificates, GetCertificate or GetConfigForClient")
+	}
+	lz := &lazyFromTLS{base: c, x: x, cfgs: map[lazyKey]*ServerConfig{}}
+	return &LazyAcceptor{Choose: lz.choose, Options: x.Options}, nil
+}
+
+type lazyKey struct {
+	cfg  *tls.Config
+	cert *tls.Certificate
+}
+
+type lazyFromTLS struct {
+	base *tls.Config
+	x    *FromTLSOptions
+	mu   sync.Mutex
+	cfgs map[lazyKey]*ServerConfig
+}
+
+func (lz *lazyFromTLS) choose(h *ClientHello) (*ServerConfig, error) {
+	info := &tls.ClientHelloInfo{ServerName: h.ServerName, SupportedProtos: h.ALPN, CipherSuites: h.CipherSuites}
+	for _, s := range h.SignatureSchemes {
+		info.SignatureSchemes = append(info.SignatureSchemes, tls.SignatureScheme(s))
+	}
+	cfg := lz.base
+	if cfg.GetConfigForClient != nil {
+		c, err := cfg.GetConfigForClient(info)
+		if err != nil {
+			return nil, &RefuseError{Alert: AlertHandshakeFailure, Reason: "GetConfigForClient: " + err.Error()}
+		}
+		if c != nil {
+			cfg = c
+		}
+	}
+	var cert *tls.Certificate
+	if cfg.GetCertificate != nil {
+		c, err := cfg.GetCertificate(info)
+		if err != nil {
+			return nil, &RefuseError{Alert: AlertHandshakeFailure, Reason: "GetCertificate: " + err.Error()}
+		}
+		cert = c
+	}
+	if cert == nil {
+		cert = pickCertificate(cfg.Certificates, h.ServerName)
+	}
+	if cert == nil {
+		return nil, &RefuseError{Alert: AlertUnrecognizedName, Reason: fmt.Sprintf("no certificate for %q", h.ServerName)}
+	}
+	lz.mu.Lock()
+	defer lz.mu.Unlock()
+	key := lazyKey{cfg, cert}
+	if sc, ok := lz.cfgs[key]; ok {
+		return sc, nil
+	}
+	o, err := serverOptionsFromTLS(cfg, lz.x)
+	if err != nil {
+		return nil, &RefuseError{Alert: AlertHandshakeFailure, Reason: err.Error()}
+	}
+	k, err := CertifiedKeyFromTLS(cert)
+	if err != nil {
+		return nil, &RefuseError{Alert: AlertHandshakeFailure, Reason: err.Error()}
+	}
+	defer k.Close()
+	o.Certificates = []*CertifiedKey{k}
+	sc, err := NewServerConfig(o)
+	if err != nil {
+		return nil, &RefuseError{Alert: AlertHandshakeFailure, Reason: err.Error()}
+	}
+	lz.cfgs[key] = sc
+	return sc, nil
+}
+
+// pickCertificate returns the first certificate valid for name, or the
+// first certificate.
+func pickCertificate(certs []tls.Certificate, name string) *tls.Certificate {
+	if len(certs) == 0 {
+		return nil
+	}
+	if name != "" {
+		for i := range certs {
+			leaf := certs[i].Leaf
+			if leaf == nil && len(certs[i].Certificate) > 0 {
+				leaf, _ = x509.ParseCertificate(certs[i].Certificate[0])
+			}
+			if leaf != nil && leaf.VerifyHostname(name) == nil {
+				return &certs[i]
+			}
+		}
+	}
+	return &certs[0]
+}
+
+// ClientConfigFromTLS builds a client config from a crypto/tls client
+// config (see FromTLSOptions). A nil RootCAs, or one equal to the system
+// pool, means the system roots; any other RootCAs needs its PEM in
+// x.RootCAsPEM. ServerName is not part of a ClientConfig: DialerFromTLS
+// carries it. x may be nil.
+func ClientConfigFromTLS(c *tls.Config, x *FromTLSOptions) (*ClientConfig, error) {
+	if c == nil {
+		return nil, inputErr(fromTLSOp, "nil tls.Config")
+	}
+	if err := commonTLSChecks(c); err != nil {
+		return nil, err
+	}
+	switch {
+	case c.InsecureSkipVerify:
+		return nil, unsupportedField("InsecureSkipVerify", "turning verification off is not carried over silently; if you must, build the config with ClientOptions.DangerousVerifyPeerCertificate")
+	case c.GetClientCertificate != nil:
+		return nil, unsupportedField("GetClientCertificate", "give the client certificate in Certificates")
+	case len(c.Certificates) > 1:
+		return nil, unsupportedField("Certificates", "a client config takes one client certificate")
+	case c.ClientAuth != tls.NoClientCert || c.ClientCAs != nil:
+		return nil, unsupportedField("ClientAuth/ClientCAs", "they configure servers, not clients")
+	case c.GetCertificate != nil || c.GetConfigForClient != nil:
+		return nil, unsupportedField("GetCertificate/GetConfigForClient", "they configure servers, not clients")
+	}
+	var o ClientOptions
+	var rootsPEM []byte
+	if x != nil {
+		rootsPEM = x.RootCAsPEM
+	}
+	switch {
+	case c.RootCAs == nil && len(rootsPEM) == 0:
+		o.SystemRoots = true
+	case c.RootCAs != nil && len(rootsPEM) == 0 && isSystemPool(c.RootCAs):
+		o.SystemRoots = true
+	default:
+		pemData, err := poolPEM("RootCAs", c.RootCAs, rootsPEM)
+		if err != nil {
+			return nil, err
+		}
+		o.RootCAs = pemData
+	}
+	if len(c.Certificates) == 1 {
+		k, err := CertifiedKeyFromTLS(&c.Certificates[0])
+		if err != nil {
+			return nil, err
+		}
+		defer k.Close()
+		o.Certificate = k
+	}
+	var err error
+	if o.Versions, err = tlsVersions(c); err != nil {
+		return nil, err
+	}
+	if o.CipherSuites, err = tlsSuites(c, o.Versions); err != nil {
+		return nil, err
+	}
+	o.NextProtos = append([]string(nil), c.NextProtos...)
+	o.KeyLogWriter = c.KeyLogWriter
+	o.ECHConfigList = c.EncryptedClientHelloConfigList
+	return NewClientConfig(o)
+}
+
+func isSystemPool(p *x509.CertPool) bool {
+	sys, err := x509.SystemCertPool()
+	return err == nil && sys.Equal(p)
+}
+
+// DialerFromTLS returns a Dialer with ClientConfigFromTLS's config and
+// c.ServerName. x may be nil.
+func DialerFromTLS(c *tls.Config, x *FromTLSOptions) (*Dialer, error) {
+	cfg, err := ClientConfigFromTLS(c, x)
+	if err != nil {
+		return nil, err
+	}
+	d := &Dialer{Config: cfg, ServerName: c.ServerName}
+	if x != nil {
+		d.Options = x.Options
+	}
+	return d, nil
+}
