@@ -175,7 +175,7 @@ func TestClientConfigFromTLSCarriesFields(t *testing.T) {
 	require.NoError(t, err)
 	defer s.Close()
 	st := <-state
-	assert.Equal(t, uint16(tls.VersionTLS12), st.Version)                        // MaxVersion
+	assert.Equal(t, uint16(tls.VersionTLS12), st.Version)                       // MaxVersion
 	assert.Equal(t, tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305, st.CipherSuite) // CipherSuites
 	assert.Equal(t, "a", st.NegotiatedProtocol)                                 // NextProtos (server's order)
 	assert.Equal(t, "example.test", st.ServerName)                              // ServerName
