@@ -43,6 +43,11 @@ func NewCertifiedKey(certPEM, keyPEM []byte) (*CertifiedKey, error) {
 			e.Detail = "the private key does not match the certificate's public key"
 		case CodePrivateKeyParse:
 			e.Detail = "the private key could not be parsed"
+		case CodeGeneral:
+			// rustls-ffi reports the crypto provider's refusal to load a
+			// key that parsed as PEM as a general error (the text is lost).
+			e.Code = CodePrivateKeyParse
+			e.Detail = "the crypto provider could not load the private key (malformed, or an unsupported key type)"
 		case CodeCertificateParse:
 			e.Detail = "the certificate chain could not be parsed"
 		}
@@ -80,6 +85,7 @@ func (k *CertifiedKey) Close() error {
 	k.once.Do(func() {
 		k.cleanup.Stop()
 		k.k.Free()
+		k.k = nil // later configs see a closed key and say so
 	})
 	return nil
 }
@@ -147,6 +153,38 @@ func checkKeyPEM(b []byte, op string) error {
 			return &Error{Code: CodePrivateKeyParse, Op: op, Detail: fmt.Sprintf("PEM block %q is not a private key", blk.Type)}
 		}
 	}
+}
+
+// checkCRLs checks that each entry holds one or more PEM "X509 CRL" blocks
+// that parse, so that a bad CRL is named before rustls sees it.
+func checkCRLs(crls [][]byte, op, field string) error {
+	for i, b := range crls {
+		bad := func(detail string, err error) error {
+			return &Error{Code: CodeCRLParse, Op: op, Detail: fmt.Sprintf("%s[%d]: %s", field, i, detail), Err: err}
+		}
+		if len(bytes.TrimSpace(b)) == 0 {
+			return bad("the CRL is empty", nil)
+		}
+		rest, n := b, 0
+		for {
+			var blk *pem.Block
+			blk, rest = pem.Decode(rest)
+			if blk == nil {
+				break
+			}
+			if blk.Type != "X509 CRL" {
+				return bad(fmt.Sprintf("PEM block %d is %q, want X509 CRL", n, blk.Type), nil)
+			}
+			if _, err := x509.ParseRevocationList(blk.Bytes); err != nil {
+				return bad(fmt.Sprintf("PEM block %d does not parse", n), err)
+			}
+			n++
+		}
+		if n == 0 {
+			return bad("no X509 CRL PEM block found", nil)
+		}
+	}
+	return nil
 }
 
 // checkRootsPEM checks a bundle of CA certificates and counts them.

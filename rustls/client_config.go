@@ -95,6 +95,9 @@ func NewClientConfig(o ClientOptions) (*ClientConfig, error) {
 	if len(o.CRLs) > 0 && len(o.RootCAs) == 0 && len(o.RootCAFiles) == 0 {
 		return nil, inputErr(op, "CRLs need RootCAs or RootCAFiles")
 	}
+	if err := checkCRLs(o.CRLs, op, "CRLs"); err != nil {
+		return nil, err
+	}
 	var err error
 	if spec.Versions, err = checkVersions(o.Versions, op); err != nil {
 		return nil, err
@@ -127,6 +130,9 @@ func NewClientConfig(o ClientOptions) (*ClientConfig, error) {
 		return nil, err
 	}
 	defer freeProv()
+	if err := checkSuitesUsable(prov, o.Versions, op); err != nil {
+		return nil, err
+	}
 	spec.Provider = prov
 	if spec.KeylogSlot, err = keylogSlot(o.KeyLogWriter, op); err != nil {
 		return nil, err

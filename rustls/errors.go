@@ -61,6 +61,7 @@ const (
 	CodeAlertNoApplicationProto   Code = 7233
 	CodeAlertUnknown              Code = 7234
 	CodeCRLParse                  Code = 7405
+	CodeCRLInvalid                Code = 7014 // rustls-ffi could not read a CRL's PEM
 	CodeKeysMismatch              Code = 7600
 	CodeKeysUnknown               Code = 7601
 	CodeECHInvalidConfigList      Code = 7700
@@ -121,7 +122,7 @@ func (e *Error) Is(target error) bool {
 	case ErrIO:
 		return e.Code == CodeIO
 	case ErrCRL:
-		return e.Code >= 7400 && e.Code < 7500
+		return e.Code == CodeCRLInvalid || (e.Code >= 7400 && e.Code < 7500)
 	case ErrInvalidInput:
 		return e.invalidInput()
 	case ErrProtocol:
@@ -157,7 +158,7 @@ func (e *Error) invalidInput() bool {
 	switch e.Code {
 	case CodeCertificateParse, CodePrivateKeyParse, CodeInvalidParameter, CodeInvalidDNSName,
 		CodeIncompatibleTLSVersions, CodeKeysMismatch, CodeKeysUnknown, CodeNotFound,
-		CodeNoServerCertVerifier, CodeECHInvalidConfigList, 7500, 7701, 7702, 7016, 7018, 7019:
+		CodeNoServerCertVerifier, CodeECHInvalidConfigList, CodeCRLInvalid, 7500, 7701, 7702, 7016, 7018, 7019:
 		return true
 	}
 	return e.Code >= 7400 && e.Code < 7500

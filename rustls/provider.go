@@ -41,6 +41,9 @@ func wrapProvider(p *cgo.Provider) *Provider {
 
 // CipherSuites lists the provider's cipher suites in preference order.
 func (p *Provider) CipherSuites() []CipherSuite {
+	if p.p == nil {
+		return nil
+	}
 	var out []CipherSuite
 	for _, s := range p.p.Suites() {
 		out = append(out, CipherSuite{ID: s.ID, Name: s.Name, Version: s.Version})
@@ -53,6 +56,9 @@ func (p *Provider) CipherSuites() []CipherSuite {
 // (IANA IDs, e.g. tls.TLS_AES_128_GCM_SHA256), in the given order. An ID the
 // provider does not offer is an error that names it.
 func (p *Provider) WithCipherSuites(ids ...uint16) (*Provider, error) {
+	if p.p == nil {
+		return nil, inputErr("restrict cipher suites", "the Provider is closed")
+	}
 	np, err := p.p.WithSuites(ids)
 	runtime.KeepAlive(p)
 	if err != nil {
@@ -63,6 +69,9 @@ func (p *Provider) WithCipherSuites(ids ...uint16) (*Provider, error) {
 
 // FIPS reports whether the provider runs in FIPS mode.
 func (p *Provider) FIPS() bool {
+	if p.p == nil {
+		return false
+	}
 	defer runtime.KeepAlive(p)
 	return p.p.FIPS()
 }
@@ -73,6 +82,7 @@ func (p *Provider) Close() error {
 	p.once.Do(func() {
 		p.cleanup.Stop()
 		p.p.Free()
+		p.p = nil // later uses see a closed provider and say so
 	})
 	return nil
 }
@@ -87,11 +97,14 @@ func CipherSuites() ([]CipherSuite, error) {
 	return p.CipherSuites(), nil
 }
 
-// withSuites resolves the provider a config should use: nil (the default)
+// resolveProvider resolves the provider a config should use: nil (the default)
 // when neither is given, else a fresh reference the caller must close.
 func resolveProvider(p *Provider, suites []uint16, op string) (*cgo.Provider, func(), error) {
 	if p == nil && len(suites) == 0 {
 		return nil, func() {}, nil
+	}
+	if p != nil && p.p == nil {
+		return nil, nil, inputErr(op, "the Provider is closed")
 	}
 	base := p
 	if base == nil {
@@ -113,4 +126,22 @@ func resolveProvider(p *Provider, suites []uint16, op string) (*cgo.Provider, fu
 		return nil, nil, e
 	}
 	return np, np.Free, nil
+}
+
+// checkSuitesUsable refuses a provider with no cipher suite for any of the
+// enabled versions (rustls reports only a general error for it).
+func checkSuitesUsable(prov *cgo.Provider, versions []uint16, op string) error {
+	if prov == nil || len(versions) == 0 {
+		return nil
+	}
+	for _, s := range prov.Suites() {
+		if containsVersion(versions, s.Version) {
+			return nil
+		}
+	}
+	names := make([]string, len(versions))
+	for i, v := range versions {
+		names[i] = versionName(v)
+	}
+	return inputErr(op, "no cipher suite of the Provider/CipherSuites is usable with Versions %v", names)
 }

@@ -128,10 +128,16 @@ func NewServerConfig(o ServerOptions) (*ServerConfig, error) {
 	}
 	switch o.ClientAuth {
 	case NoClientCert:
+		if len(o.ClientCRLs) > 0 {
+			return nil, inputErr(op, "ClientCRLs are set but ClientAuth is none: CRLs only apply to verified client certificates")
+		}
 	case VerifyClientCertIfGiven, RequireAndVerifyClientCert:
 		spec.ClientAuth = int(o.ClientAuth)
 		if len(o.ClientCAs) == 0 && len(o.ClientCAFiles) == 0 {
 			return nil, inputErr(op, "ClientAuth %v needs ClientCAs or ClientCAFiles", o.ClientAuth)
+		}
+		if err := checkCRLs(o.ClientCRLs, op, "ClientCRLs"); err != nil {
+			return nil, err
 		}
 		roots, err := buildRoots(o.ClientCAs, o.ClientCAFiles, op, "client CA")
 		if err != nil {
@@ -148,6 +154,9 @@ func NewServerConfig(o ServerOptions) (*ServerConfig, error) {
 		return nil, err
 	}
 	defer freeProv()
+	if err := checkSuitesUsable(prov, o.Versions, op); err != nil {
+		return nil, err
+	}
 	spec.Provider = prov
 	spec.SessionStore = o.SessionStore != nil
 	spec.HelloCallback = o.GetCertificate != nil
