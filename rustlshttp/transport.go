@@ -1,0 +1,263 @@
+package rustlshttp
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+
+	"github.com/gorustls/gorustls/rustls"
+	"golang.org/x/net/http2"
+)
+
+// Transport is an http.RoundTripper for https URLs over gorustls. It dials
+// with its own Dialer, looks at the protocol ALPN negotiated and sends the
+// request over HTTP/2 (x/net/http2 client connections, one multiplexed
+// connection per host, reused) or HTTP/1.1 (an http.Transport whose
+// DialTLSContext returns gorustls Streams, with its usual keep-alive pool).
+// Plain http URLs go to the HTTP/1.1 transport unchanged. A Transport is
+// safe for concurrent use; make one and reuse it.
+type Transport struct {
+	// Config is the client config (required). Its NextProtos decide what
+	// is offered: NewTransport sets "h2" and "http/1.1".
+	Config *rustls.ClientConfig
+	// NetDialer dials TCP (nil: a net.Dialer with default settings).
+	NetDialer *net.Dialer
+	// DialContext, if set, replaces NetDialer for the TCP connection (for
+	// example to pin a host name to an address); the TLS server name is
+	// still the URL's host.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Options apply to every Stream (WriteThrough is forced on).
+	Options rustls.StreamOptions
+	// HTTP1 is the base for HTTP/1.1 (it is cloned; DialTLSContext is
+	// replaced). Nil: a clone of http.DefaultTransport.
+	HTTP1 *http.Transport
+	// HTTP2 configures HTTP/2 (nil: defaults).
+	HTTP2 *http2.Transport
+	// OnDial, if set, is called with each new handshaken Stream.
+	OnDial func(*rustls.Stream)
+
+	once sync.Once
+	t1   *http.Transport
+	t2   *http2.Transport
+
+	mu      sync.Mutex
+	h2      map[string][]*http2.ClientConn // by host:port
+	proto   map[string]string              // last protocol a host:port chose
+	pending map[string][]*rustls.Stream    // dialed for HTTP/1.1, not yet taken
+}
+
+// errUseH2 tells the HTTP/1.1 path that a fresh connection chose h2.
+var errUseH2 = errors.New("rustlshttp: the server chose HTTP/2 on a new connection")
+
+// NewTransport returns a Transport for cfg. It does not own cfg.
+func NewTransport(cfg *rustls.ClientConfig) *Transport {
+	return &Transport{Config: cfg}
+}
+
+// NewClient returns an http.Client that uses a new Transport for cfg.
+func NewClient(cfg *rustls.ClientConfig) *http.Client {
+	return &http.Client{Transport: NewTransport(cfg)}
+}
+
+func (t *Transport) init() {
+	t.once.Do(func() {
+		if t.HTTP1 != nil {
+			t.t1 = t.HTTP1.Clone()
+		} else {
+			t.t1 = http.DefaultTransport.(*http.Transport).Clone()
+		}
+		t.t1.DialTLSContext = t.dialHTTP1
+		t.t1.ForceAttemptHTTP2 = false
+		t.t1.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+		t.t2 = t.HTTP2
+		if t.t2 == nil {
+			t.t2 = &http2.Transport{}
+		}
+		t.h2 = map[string][]*http2.ClientConn{}
+		t.proto = map[string]string{}
+		t.pending = map[string][]*rustls.Stream{}
+	})
+}
+
+func (t *Transport) dial(ctx context.Context, addr string) (*rustls.Stream, error) {
+	opts := t.Options
+	opts.WriteThrough = true
+	var s *rustls.Stream
+	var err error
+	if t.DialContext != nil {
+		var conn net.Conn
+		if conn, err = t.DialContext(ctx, "tcp", addr); err != nil {
+			return nil, err
+		}
+		host, _, _ := net.SplitHostPort(addr)
+		s, err = rustls.NewConnector(t.Config, opts).Connect(ctx, conn, host)
+	} else {
+		d := rustls.Dialer{Config: t.Config, NetDialer: t.NetDialer, Options: opts}
+		s, err = d.DialStream(ctx, "tcp", addr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if t.OnDial != nil {
+		t.OnDial(s)
+	}
+	return s, nil
+}
+
+// dialHTTP1 is the HTTP/1.1 transport's DialTLSContext.
+func (t *Transport) dialHTTP1(ctx context.Context, network, addr string) (net.Conn, error) {
+	t.mu.Lock()
+	if p := t.pending[addr]; len(p) > 0 {
+		s := p[len(p)-1]
+		t.pending[addr] = p[:len(p)-1]
+		t.mu.Unlock()
+		return s, nil
+	}
+	t.mu.Unlock()
+	s, err := t.dial(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	if s.ConnectionState().NegotiatedProtocol == http2.NextProtoTLS {
+		if err := t.addH2(addr, s); err != nil {
+			return nil, err
+		}
+		return nil, errUseH2
+	}
+	return s, nil
+}
+
+func (t *Transport) addH2(addr string, s *rustls.Stream) error {
+	cc, err := t.t2.NewClientConn(s)
+	if err != nil {
+		_ = s.Close()
+		return err
+	}
+	t.mu.Lock()
+	t.h2[addr] = append(t.h2[addr], cc)
+	t.proto[addr] = http2.NextProtoTLS
+	t.mu.Unlock()
+	return nil
+}
+
+// reserveH2 returns an HTTP/2 connection to addr with a stream reserved,
+// dropping dead ones.
+func (t *Transport) reserveH2(addr string) *http2.ClientConn {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	conns := t.h2[addr]
+	live := conns[:0]
+	var got *http2.ClientConn
+	for _, cc := range conns {
+		st := cc.State()
+		if st.Closed || st.Closing {
+			continue
+		}
+		live = append(live, cc)
+		if got == nil && cc.ReserveNewRequest() {
+			got = cc
+		}
+	}
+	clear(conns[len(live):])
+	t.h2[addr] = live
+	return got
+}
+
+// RoundTrip sends req over HTTP/2 or HTTP/1.1, whichever the server chose.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	t.init()
+	if req.URL == nil || req.URL.Scheme != "https" {
+		return t.t1.RoundTrip(req)
+	}
+	if t.Config == nil {
+		return nil, errors.New("rustlshttp: Transport.Config is nil")
+	}
+	addr := hostPort(req)
+	for attempt := 0; attempt < 3; attempt++ {
+		if cc := t.reserveH2(addr); cc != nil {
+			return cc.RoundTrip(req)
+		}
+		t.mu.Lock()
+		proto := t.proto[addr]
+		t.mu.Unlock()
+		if proto == "http/1.1" {
+			resp, err := t.t1.RoundTrip(req)
+			if errors.Is(err, errUseH2) {
+				continue
+			}
+			return resp, err
+		}
+		s, err := t.dial(req.Context(), addr)
+		if err != nil {
+			return nil, err
+		}
+		if s.ConnectionState().NegotiatedProtocol == http2.NextProtoTLS {
+			if err := t.addH2(addr, s); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		t.mu.Lock()
+		t.proto[addr] = "http/1.1"
+		t.pending[addr] = append(t.pending[addr], s)
+		t.mu.Unlock()
+		resp, err := t.t1.RoundTrip(req)
+		t.dropPending(addr, s)
+		if errors.Is(err, errUseH2) {
+			continue
+		}
+		return resp, err
+	}
+	return nil, errors.New("rustlshttp: could not get a usable connection to " + addr)
+}
+
+// dropPending closes s if the HTTP/1.1 transport did not take it.
+func (t *Transport) dropPending(addr string, s *rustls.Stream) {
+	t.mu.Lock()
+	p := t.pending[addr]
+	for i, x := range p {
+		if x == s {
+			t.pending[addr] = append(p[:i], p[i+1:]...)
+			t.mu.Unlock()
+			_ = s.Close()
+			return
+		}
+	}
+	t.mu.Unlock()
+}
+
+// CloseIdleConnections closes idle HTTP/1.1 connections and HTTP/2
+// connections with no active stream.
+func (t *Transport) CloseIdleConnections() {
+	t.init()
+	t.t1.CloseIdleConnections()
+	t.mu.Lock()
+	var idle []*http2.ClientConn
+	for addr, conns := range t.h2 {
+		live := conns[:0]
+		for _, cc := range conns {
+			if cc.State().StreamsActive == 0 && cc.State().StreamsReserved == 0 {
+				idle = append(idle, cc)
+			} else {
+				live = append(live, cc)
+			}
+		}
+		clear(conns[len(live):])
+		t.h2[addr] = live
+	}
+	t.mu.Unlock()
+	for _, cc := range idle {
+		_ = cc.Close()
+	}
+}
+
+func hostPort(req *http.Request) string {
+	host, port := req.URL.Hostname(), req.URL.Port()
+	if port == "" {
+		port = "443"
+	}
+	return net.JoinHostPort(host, port)
+}
