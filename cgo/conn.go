@@ -101,14 +101,20 @@ func (c *Conn) EnableLog() {
 func (c *Conn) SetBufferLimit(n int) { C.rustls_connection_set_buffer_limit(c.p, C.size_t(n)) }
 
 // Read feeds ciphertext from in (and the transport EOF when eof is set and
-// in is used up), then reads plaintext into buf. len(buf) must be > 0.
-func (c *Conn) Read(buf, in []byte, eof bool) IO {
+// in is used up), then reads plaintext into buf (IO.N bytes) and, once buf
+// is full, into spill (IO.Out bytes). len(buf) must be > 0; spill may be
+// empty.
+func (c *Conn) Read(buf, spill, in []byte, eof bool) IO {
 	calls.Add(1)
-	var ip *C.uint8_t
+	var ip, sp *C.uint8_t
 	if len(in) > 0 {
 		ip = bytesPtr(in)
 	}
-	return toIO(C.gr_conn_read(c.p, bytesPtr(buf), C.size_t(len(buf)), ip, C.size_t(len(in)), cbool(eof)))
+	if len(spill) > 0 {
+		sp = bytesPtr(spill)
+	}
+	return toIO(C.gr_conn_read(c.p, bytesPtr(buf), C.size_t(len(buf)), sp, C.size_t(len(spill)),
+		ip, C.size_t(len(in)), cbool(eof)))
 }
 
 // Feed feeds handshake ciphertext from in (and EOF) while handshaking.

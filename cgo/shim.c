@@ -96,6 +96,7 @@ static size_t gr_drain_into(struct rustls_connection *conn, gr_dst *d, gr_io *r)
 }
 
 gr_io gr_conn_read(struct rustls_connection *conn, uint8_t *buf, size_t cap,
+                   uint8_t *spill, size_t spill_cap,
                    const uint8_t *in, size_t in_len, int eof) {
 	gr_io r = {0};
 	gr_src src = {in, in_len, 0};
@@ -133,7 +134,27 @@ gr_io gr_conn_read(struct rustls_connection *conn, uint8_t *buf, size_t cap,
 			break;
 		}
 	}
-	if (total == cap) r.flags |= GR_MORE_PLAIN;
+	if (total == cap) {
+		// buf is full and rustls may hold more plaintext: move it into
+		// spill (without feeding more input), so that the caller learns
+		// whether rustls is empty and need not probe it with another call.
+		size_t sp = 0;
+		int more = 1;
+		while (sp < spill_cap) {
+			size_t n = 0;
+			rustls_result rr = rustls_connection_read(conn, spill + sp, spill_cap - sp, &n);
+			if (rr == RUSTLS_RESULT_OK && n > 0) {
+				sp += n;
+				continue;
+			}
+			// PLAINTEXT_EMPTY: nothing left. A close_notify (OK, 0) or an
+			// error is reported by the next call (GR_MORE_PLAIN).
+			if (rr == RUSTLS_RESULT_PLAINTEXT_EMPTY) more = 0;
+			break;
+		}
+		r.out = sp;
+		if (more) r.flags |= GR_MORE_PLAIN;
+	}
 	r.n = total;
 	r.consumed = src.off;
 	r.flags |= gr_flags(conn);

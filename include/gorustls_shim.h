@@ -41,8 +41,13 @@ typedef struct gr_io {
 } gr_io;
 
 /* Feeds ciphertext (and, when eof is set and all input is consumed, the
- * transport's EOF) and reads up to cap bytes of plaintext into buf. */
+ * transport's EOF) and reads up to cap bytes of plaintext into buf (count in
+ * n). When buf fills, further plaintext rustls already holds goes into
+ * spill[0:spill_cap] (count in out), so that GR_MORE_PLAIN is set only when
+ * rustls may still hold plaintext (or has a close_notify or error to report)
+ * and the caller never needs a second call to find out. */
 gr_io gr_conn_read(struct rustls_connection *conn, uint8_t *buf, size_t cap,
+                   uint8_t *spill, size_t spill_cap,
                    const uint8_t *in, size_t in_len, int eof);
 
 /* Feeds ciphertext while the connection is handshaking, without reading

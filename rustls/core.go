@@ -55,13 +55,13 @@ func (k *core) note(io cgo.IO) cgo.IO {
 	return io
 }
 
-func (k *core) read(buf, in []byte, eof bool) cgo.IO {
+func (k *core) read(buf, spill, in []byte, eof bool) cgo.IO {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.c == nil {
 		return cgo.IO{Result: resultClosed}
 	}
-	return k.note(k.c.Read(buf, in, eof))
+	return k.note(k.c.Read(buf, spill, in, eof))
 }
 
 func (k *core) feed(in []byte, eof bool) cgo.IO {

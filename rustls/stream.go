@@ -35,12 +35,16 @@ const (
 	inBufSize           = 64 << 10
 	outBufSize          = 80 << 10
 	copyBufSize         = 32 << 10
+	spillBufSize        = 32 << 10
 	defaultCloseTimeout = time.Second
 )
 
 var (
 	inPool  = sync.Pool{New: func() any { b := make([]byte, inBufSize); return &b }}
 	outPool = sync.Pool{New: func() any { b := make([]byte, outBufSize); return &b }}
+	// spillPool holds the plaintext a Read takes from rustls beyond the
+	// caller's buffer.
+	spillPool = sync.Pool{New: func() any { b := make([]byte, spillBufSize); return &b }}
 	// copyPool holds the buffers of ReadFrom and WriteTo.
 	copyPool = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
 )

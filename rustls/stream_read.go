@@ -10,15 +10,73 @@ import (
 )
 
 // inHalf is the receiving side: ciphertext read from the transport and not
-// yet handed to rustls sits in buf[start:end].
+// yet handed to rustls sits in buf[start:end]; plaintext that rustls handed
+// over beyond the caller's buffer sits in spill[pstart:pend] and is
+// returned before anything else.
 type inHalf struct {
-	mu         lockable
-	buf        []byte
-	bufp       *[]byte
-	start, end int
-	eof        bool  // the transport reported EOF
-	err        error // sticky error (EOF, truncation, TLS error, transport failure)
-	plainEmpty bool  // rustls holds no plaintext: read the transport first
+	mu           lockable
+	buf          []byte
+	bufp         *[]byte
+	start, end   int
+	spill        []byte
+	spillp       *[]byte
+	pstart, pend int
+	eof          bool  // the transport reported EOF
+	err          error // sticky error (EOF, truncation, TLS error, transport failure)
+	plainEmpty   bool  // rustls holds no plaintext: read the transport first
+
+	// The record scanner follows TLS record boundaries in the ciphertext
+	// stream, so that Read hands rustls input only when it completes a
+	// record (a partial record would cost a cgo call that yields nothing).
+	// Offsets count bytes since the start of the stream.
+	received int64   // bytes read from the transport (the offset of buf[end])
+	complete int64   // end of the last complete record received
+	hdr      [5]byte // header of the record being received
+	hdrN     int     // bytes of hdr received
+	bodyLeft int     // body bytes of that record still to come
+	bad      bool    // not a plausible record stream: let rustls judge it
+}
+
+// maxRecordBody bounds a TLS record's body (2^14 + 2048, RFC 5246 6.2.3).
+const maxRecordBody = 16384 + 2048
+
+// scan advances the record scanner over p, the bytes just received.
+func (h *inHalf) scan(p []byte) {
+	for len(p) > 0 && !h.bad {
+		if h.hdrN < len(h.hdr) {
+			k := copy(h.hdr[h.hdrN:], p)
+			h.hdrN += k
+			h.received += int64(k)
+			p = p[k:]
+			if h.hdrN < len(h.hdr) {
+				return
+			}
+			typ, major := h.hdr[0], h.hdr[1]
+			h.bodyLeft = int(h.hdr[3])<<8 | int(h.hdr[4])
+			if typ < 20 || typ > 24 || major != 3 || h.bodyLeft > maxRecordBody {
+				h.bad = true
+				return
+			}
+		}
+		k := min(len(p), h.bodyLeft)
+		h.bodyLeft -= k
+		h.received += int64(k)
+		p = p[k:]
+		if h.bodyLeft == 0 {
+			h.hdrN = 0
+			h.complete = h.received
+		}
+	}
+}
+
+// recordReady reports whether buf[start:end] completes at least one record
+// that rustls has not been given in full, or the scanner gave up.
+func (h *inHalf) recordReady() bool {
+	if h.start == h.end {
+		return false
+	}
+	fed := h.received - int64(h.end-h.start)
+	return h.bad || h.complete > fed || (h.start == 0 && h.end == len(h.buf))
 }
 
 func (h *inHalf) ensureBuf() {
@@ -28,11 +86,24 @@ func (h *inHalf) ensureBuf() {
 	}
 }
 
+func (h *inHalf) ensureSpill() {
+	if h.spill == nil {
+		h.spillp = spillPool.Get().(*[]byte)
+		h.spill = *h.spillp
+	}
+}
+
+// releaseBuf returns the buffers to their pools when they hold nothing.
 func (h *inHalf) releaseBuf() {
 	if h.bufp != nil && h.start == h.end {
 		inPool.Put(h.bufp)
 		h.bufp, h.buf = nil, nil
 		h.start, h.end = 0, 0
+	}
+	if h.spillp != nil && h.pstart == h.pend {
+		spillPool.Put(h.spillp)
+		h.spillp, h.spill = nil, nil
+		h.pstart, h.pend = 0, 0
 	}
 }
 
@@ -47,6 +118,7 @@ func (h *inHalf) fill(conn net.Conn) error {
 		h.start = 0
 	}
 	n, err := conn.Read(h.buf[h.end:])
+	h.scan(h.buf[h.end : h.end+n])
 	h.end += n
 	if err == io.EOF {
 		h.eof = true
@@ -80,13 +152,20 @@ func (s *Stream) Read(p []byte) (int, error) {
 		if s.closed.Load() {
 			return 0, closedErr("read")
 		}
-		if !h.plainEmpty || h.start < h.end || h.eof {
+		if h.pstart < h.pend {
+			n := copy(p, h.spill[h.pstart:h.pend])
+			h.pstart += n
+			return n, nil
+		}
+		if !h.plainEmpty || h.eof || h.recordReady() {
 			var in []byte
 			if h.start < h.end {
 				in = h.buf[h.start:h.end]
 			}
-			r := s.k.read(p, in, h.eof)
+			h.ensureSpill()
+			r := s.k.read(p, h.spill, in, h.eof)
 			h.start += r.Consumed
+			h.pstart, h.pend = 0, r.Out
 			if r.Flags&cgo.FlagWantsWrite != 0 {
 				s.kickFlush()
 			}
