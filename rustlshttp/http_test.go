@@ -114,6 +114,8 @@ func TestTransportHTTP2ReusesOneConnection(t *testing.T) {
 		resp, body := get(t, c, url+"/seq", fmt.Sprint(i))
 		assert.Equal(t, "HTTP/2.0", resp.Proto)
 		assert.Equal(t, fmt.Sprintf("HTTP/2.0 h2 localhost 304 %d", i), body)
+		require.NotNil(t, resp.TLS)
+		assert.Equal(t, "h2", resp.TLS.NegotiatedProtocol)
 	}
 	var wg sync.WaitGroup
 	for i := range 8 {
@@ -139,6 +141,9 @@ func TestTransportHTTP1ReusesConnections(t *testing.T) {
 		resp, body := get(t, c, url, fmt.Sprint(i))
 		assert.Equal(t, "HTTP/1.1", resp.Proto)
 		assert.Equal(t, fmt.Sprintf("HTTP/1.1 http/1.1 localhost 304 %d", i), body)
+		require.NotNil(t, resp.TLS, "Response.TLS is filled on HTTP/1.1 too")
+		assert.Equal(t, "http/1.1", resp.TLS.NegotiatedProtocol)
+		assert.Equal(t, "localhost", resp.TLS.ServerName)
 	}
 	assert.Equal(t, int32(1), ln.n.Load(), "keep-alive reuses the first connection")
 

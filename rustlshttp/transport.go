@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"sync"
 
 	"github.com/gorustls/gorustls/rustls"
@@ -29,6 +30,9 @@ type Transport struct {
 	// example to pin a host name to an address); the TLS server name is
 	// still the URL's host.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+	// ServerName, if set, is the TLS server name for every host (checked
+	// against the certificate and sent as SNI); empty means the URL's host.
+	ServerName string
 	// Options apply to every Stream (WriteThrough is forced on).
 	Options rustls.StreamOptions
 	// HTTP1 is the base for HTTP/1.1 (it is cloned; DialTLSContext is
@@ -92,10 +96,13 @@ func (t *Transport) dial(ctx context.Context, addr string) (*rustls.Stream, erro
 		if conn, err = t.DialContext(ctx, "tcp", addr); err != nil {
 			return nil, err
 		}
-		host, _, _ := net.SplitHostPort(addr)
-		s, err = rustls.NewConnector(t.Config, opts).Connect(ctx, conn, host)
+		name := t.ServerName
+		if name == "" {
+			name, _, _ = net.SplitHostPort(addr)
+		}
+		s, err = rustls.NewConnector(t.Config, opts).Connect(ctx, conn, name)
 	} else {
-		d := rustls.Dialer{Config: t.Config, NetDialer: t.NetDialer, Options: opts}
+		d := rustls.Dialer{Config: t.Config, NetDialer: t.NetDialer, ServerName: t.ServerName, Options: opts}
 		s, err = d.DialStream(ctx, "tcp", addr)
 	}
 	if err != nil {
@@ -184,7 +191,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		proto := t.proto[addr]
 		t.mu.Unlock()
 		if proto == "http/1.1" {
-			resp, err := t.t1.RoundTrip(req)
+			resp, err := t.roundTripHTTP1(req)
 			if errors.Is(err, errUseH2) {
 				continue
 			}
@@ -204,7 +211,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.proto[addr] = "http/1.1"
 		t.pending[addr] = append(t.pending[addr], s)
 		t.mu.Unlock()
-		resp, err := t.t1.RoundTrip(req)
+		resp, err := t.roundTripHTTP1(req)
 		t.dropPending(addr, s)
 		if errors.Is(err, errUseH2) {
 			continue
@@ -212,6 +219,23 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return resp, err
 	}
 	return nil, errors.New("rustlshttp: could not get a usable connection to " + addr)
+}
+
+// roundTripHTTP1 sends req through the HTTP/1.1 transport and fills
+// resp.TLS, which http.Transport only does for *tls.Conn, from the Stream
+// the request went over.
+func (t *Transport) roundTripHTTP1(req *http.Request) (*http.Response, error) {
+	var conn net.Conn
+	trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) { conn = info.Conn }}
+	resp, err := t.t1.RoundTrip(req.WithContext(httptrace.WithClientTrace(req.Context(), trace)))
+	if err != nil {
+		return nil, err
+	}
+	if s, ok := conn.(*rustls.Stream); ok && resp.TLS == nil {
+		st := s.ConnectionState()
+		resp.TLS = &st
+	}
+	return resp, nil
 }
 
 // dropPending closes s if the HTTP/1.1 transport did not take it.

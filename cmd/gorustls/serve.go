@@ -1,0 +1,266 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gorustls/gorustls/rustls"
+	"github.com/gorustls/gorustls/rustlshttp"
+)
+
+func init() {
+	register("serve", "run a TLS server (echo, http or discard) until interrupted", runServe)
+}
+
+type serveFlags struct {
+	addr, writeCA, clientCA, clientAuth, alpn, versions, keylog, mode string
+	certs, keys                                                       listFlag
+}
+
+func runServe(args []string) error {
+	var f serveFlags
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&f.addr, "addr", "127.0.0.1:8443", "`address` to listen on")
+	fs.Var(&f.certs, "cert", "certificate chain PEM `file` (repeat for several names; pairs with -key)")
+	fs.Var(&f.keys, "key", "private key PEM `file` (repeat, in the order of -cert)")
+	fs.StringVar(&f.writeCA, "write-ca", "", "without -cert: write the throw-away CA certificate to `file`")
+	fs.StringVar(&f.clientCA, "client-ca", "", "PEM `file` of CAs for client certificates")
+	fs.StringVar(&f.clientAuth, "client-auth", "", "client certificates: none, optional or required (default: required with -client-ca, else none)")
+	fs.StringVar(&f.alpn, "alpn", "", "comma-separated ALPN `protocols` (default: h2,http/1.1 in http mode, none otherwise)")
+	fs.StringVar(&f.versions, "versions", "", "TLS `versions` to enable: 1.2,1.3 (default: both)")
+	fs.StringVar(&f.keylog, "keylog", "", "append TLS secrets to `file` (NSS key log format)")
+	fs.StringVar(&f.mode, "mode", "echo", "what to serve: echo, http or discard")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if f.mode != "echo" && f.mode != "http" && f.mode != "discard" {
+		return fmt.Errorf("-mode: %q is not echo, http or discard", f.mode)
+	}
+	if f.alpn == "" && f.mode == "http" {
+		f.alpn = "h2,http/1.1"
+	}
+	la, closeAll, err := f.acceptor()
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return err
+	}
+	logger := log.New(os.Stderr, "", log.LstdFlags)
+	logger.Printf("listening on %s (mode %s)", ln.Addr(), f.mode)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	logConn := func(s *rustls.Stream) {
+		st := s.ConnectionState()
+		logger.Printf("%s: %s %s ALPN=%s SNI=%s", s.RemoteAddr(), versionName(st.Version), s.CipherSuiteName(), orNone(st.NegotiatedProtocol), orNone(st.ServerName))
+	}
+	if f.mode == "http" {
+		return serveHTTP(ctx, ln, la, logger, logConn)
+	}
+	return serveStreams(ctx, ln, la, f.mode, logger, logConn)
+}
+
+// acceptor builds one server config per certificate and routes by SNI.
+func (f *serveFlags) acceptor() (*rustls.LazyAcceptor, func(), error) {
+	if len(f.certs) != len(f.keys) {
+		return nil, nil, fmt.Errorf("give as many -key as -cert (%d -cert, %d -key)", len(f.certs), len(f.keys))
+	}
+	o := rustls.ServerOptions{NextProtos: splitList(f.alpn)}
+	var err error
+	if o.Versions, err = parseVersions(f.versions); err != nil {
+		return nil, nil, err
+	}
+	switch f.clientAuth {
+	case "":
+		if f.clientCA != "" {
+			o.ClientAuth = rustls.RequireAndVerifyClientCert
+		}
+	case "none":
+	case "optional":
+		o.ClientAuth = rustls.VerifyClientCertIfGiven
+	case "required":
+		o.ClientAuth = rustls.RequireAndVerifyClientCert
+	default:
+		return nil, nil, fmt.Errorf("-client-auth: %q is not none, optional or required", f.clientAuth)
+	}
+	if o.ClientAuth != rustls.NoClientCert {
+		if f.clientCA == "" {
+			return nil, nil, fmt.Errorf("-client-auth %s needs -client-ca", f.clientAuth)
+		}
+		o.ClientCAFiles = []string{f.clientCA}
+	}
+	kl, closeKL, err := openKeylog(f.keylog)
+	if err != nil {
+		return nil, nil, err
+	}
+	o.KeyLogWriter = kl
+	var keys []*rustls.CertifiedKey
+	if len(f.certs) == 0 {
+		k, err := throwAwayCert(f.writeCA)
+		if err != nil {
+			closeKL()
+			return nil, nil, err
+		}
+		keys = append(keys, k)
+	} else if f.writeCA != "" {
+		closeKL()
+		return nil, nil, errors.New("-write-ca only applies without -cert")
+	}
+	for i := range f.certs {
+		k, err := rustls.LoadCertifiedKey(f.certs[i], f.keys[i])
+		if err != nil {
+			closeKL()
+			return nil, nil, err
+		}
+		keys = append(keys, k)
+	}
+	var cfgs []*rustls.ServerConfig
+	closeAll := func() {
+		for _, c := range cfgs {
+			c.Close()
+		}
+		closeKL()
+	}
+	for _, k := range keys {
+		o.Certificates = []*rustls.CertifiedKey{k}
+		cfg, err := rustls.NewServerConfig(o)
+		k.Close()
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		cfgs = append(cfgs, cfg)
+	}
+	choose := func(h *rustls.ClientHello) (*rustls.ServerConfig, error) {
+		if h.ServerName != "" {
+			for i, k := range keys {
+				if k.Leaf().VerifyHostname(h.ServerName) == nil {
+					return cfgs[i], nil
+				}
+			}
+		}
+		return cfgs[0], nil
+	}
+	return &rustls.LazyAcceptor{Choose: choose}, closeAll, nil
+}
+
+// throwAwayCert makes an in-memory CA and a certificate for 127.0.0.1,
+// ::1 and localhost, and writes the CA's PEM to caFile if given.
+func throwAwayCert(caFile string) (*rustls.CertifiedKey, error) {
+	ca, err := newMemCA("gorustls serve throw-away CA")
+	if err != nil {
+		return nil, err
+	}
+	leaf, err := ca.leaf(false, "localhost", "127.0.0.1", "::1")
+	if err != nil {
+		return nil, err
+	}
+	if caFile != "" {
+		if err := os.WriteFile(caFile, ca.pem, 0o644); err != nil {
+			return nil, fmt.Errorf("-write-ca: %w", err)
+		}
+	}
+	return leaf.certifiedKey()
+}
+
+func serveStreams(ctx context.Context, inner net.Listener, la *rustls.LazyAcceptor, mode string, logger *log.Logger, logConn func(*rustls.Stream)) error {
+	ln := rustls.NewLazyListener(inner, la)
+	ln.ErrorLog = func(a net.Addr, err error) { logger.Printf("%s: handshake failed: %v", a, err) }
+	go func() { <-ctx.Done(); ln.Close() }()
+	for {
+		s, err := ln.AcceptStream()
+		if err != nil {
+			if ctx.Err() != nil {
+				logger.Printf("shutting down")
+				return nil
+			}
+			return err
+		}
+		logConn(s)
+		go func() {
+			defer s.Close()
+			var err error
+			if mode == "echo" {
+				_, err = io.Copy(s, s)
+			} else {
+				_, err = io.Copy(io.Discard, s)
+			}
+			if err != nil {
+				logger.Printf("%s: %v", s.RemoteAddr(), err)
+			}
+		}()
+	}
+}
+
+func serveHTTP(ctx context.Context, ln net.Listener, la *rustls.LazyAcceptor, logger *log.Logger, logConn func(*rustls.Stream)) error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/bytes/{n}", func(w http.ResponseWriter, r *http.Request) {
+		n, err := strconv.ParseInt(r.PathValue("n"), 10, 64)
+		if err != nil || n < 0 || n > 1<<32 {
+			http.Error(w, "want /bytes/N with 0 <= N <= 4294967296", http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
+		chunk := []byte(strings.Repeat("gorustls", 4096))
+		for n > 0 {
+			m := min(n, int64(len(chunk)))
+			if _, err := w.Write(chunk[:m]); err != nil {
+				return
+			}
+			n -= m
+		}
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintf(w, "hello from gorustls (%s)\n\n", rustls.Version())
+		fmt.Fprintf(w, "protocol:     %s\n", r.Proto)
+		fmt.Fprintf(w, "TLS version:  %s\n", versionName(r.TLS.Version))
+		fmt.Fprintf(w, "cipher suite: 0x%04x\n", r.TLS.CipherSuite)
+		fmt.Fprintf(w, "ALPN:         %s\n", orNone(r.TLS.NegotiatedProtocol))
+		fmt.Fprintf(w, "SNI:          %s\n", orNone(r.TLS.ServerName))
+		fmt.Fprintf(w, "client cert:  %v\n", len(r.TLS.PeerCertificates) > 0)
+		fmt.Fprintf(w, "\ntry /bytes/N for N bytes\n")
+	})
+	srv := &rustlshttp.Server{Lazy: la, Handler: mux, ErrorLog: logger, OnHandshake: logConn,
+		HTTP1: &http.Server{ReadHeaderTimeout: 10 * time.Second, ErrorLog: logger}}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Printf("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+	}
+	if err := <-done; err != nil && !errors.Is(err, rustlshttp.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

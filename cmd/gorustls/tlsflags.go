@@ -1,0 +1,149 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/gorustls/gorustls/rustls"
+)
+
+// listFlag is a repeatable string flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// clientFlags are the TLS flags of connect and get.
+type clientFlags struct {
+	ca, cert, key, serverName, alpn, versions, keylog string
+	timeout                                           time.Duration
+}
+
+func (f *clientFlags) register(fs *flag.FlagSet, defaultALPN string) {
+	fs.StringVar(&f.ca, "ca", "", "PEM `file` of trusted CAs (default: the system's roots)")
+	fs.StringVar(&f.cert, "cert", "", "client certificate chain PEM `file`, for mutual TLS")
+	fs.StringVar(&f.key, "key", "", "client private key PEM `file`, for mutual TLS")
+	fs.StringVar(&f.serverName, "servername", "", "server `name` to verify and send as SNI (default: the host)")
+	fs.StringVar(&f.alpn, "alpn", defaultALPN, "comma-separated ALPN `protocols` to offer")
+	fs.StringVar(&f.versions, "versions", "", "TLS `versions` to enable: 1.2,1.3 (default: both)")
+	fs.StringVar(&f.keylog, "keylog", "", "append TLS secrets to `file` (NSS key log format)")
+	fs.DurationVar(&f.timeout, "timeout", 10*time.Second, "bound on dialing and the handshake")
+}
+
+// config builds the client config; the returned closer closes the key log.
+func (f *clientFlags) config() (*rustls.ClientConfig, func(), error) {
+	o := rustls.ClientOptions{NextProtos: splitList(f.alpn)}
+	if f.ca != "" {
+		o.RootCAFiles = []string{f.ca}
+	} else {
+		o.SystemRoots = true
+	}
+	var err error
+	if o.Versions, err = parseVersions(f.versions); err != nil {
+		return nil, nil, err
+	}
+	if (f.cert == "") != (f.key == "") {
+		return nil, nil, fmt.Errorf("-cert and -key go together")
+	}
+	if f.cert != "" {
+		k, err := rustls.LoadCertifiedKey(f.cert, f.key)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer k.Close()
+		o.Certificate = k
+	}
+	kl, closeKL, err := openKeylog(f.keylog)
+	if err != nil {
+		return nil, nil, err
+	}
+	o.KeyLogWriter = kl
+	cfg, err := rustls.NewClientConfig(o)
+	if err != nil {
+		closeKL()
+		return nil, nil, err
+	}
+	return cfg, func() { cfg.Close(); closeKL() }, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func parseVersions(s string) ([]uint16, error) {
+	var vs []uint16
+	for _, v := range splitList(s) {
+		switch strings.TrimPrefix(strings.ToLower(v), "tls") {
+		case "1.2", "12":
+			vs = append(vs, rustls.VersionTLS12)
+		case "1.3", "13":
+			vs = append(vs, rustls.VersionTLS13)
+		default:
+			return nil, fmt.Errorf("-versions: unknown TLS version %q (want 1.2 and/or 1.3)", v)
+		}
+	}
+	return vs, nil
+}
+
+// openKeylog opens name for appending (nil writer when name is empty).
+func openKeylog(name string) (io.Writer, func(), error) {
+	if name == "" {
+		return nil, func() {}, nil
+	}
+	f, err := os.OpenFile(name, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("-keylog: %w", err)
+	}
+	return f, func() { f.Close() }, nil
+}
+
+func versionName(v uint16) string {
+	switch v {
+	case tls.VersionTLS12:
+		return "TLS 1.2"
+	case tls.VersionTLS13:
+		return "TLS 1.3"
+	}
+	return fmt.Sprintf("0x%04x", v)
+}
+
+// describe writes a Stream's negotiated parameters, one per line.
+func describe(w io.Writer, s *rustls.Stream) {
+	st := s.ConnectionState()
+	kind := map[rustls.HandshakeKind]string{rustls.HandshakeFull: "full", rustls.HandshakeFullWithHelloRetryRequest: "full with HelloRetryRequest", rustls.HandshakeResumed: "resumed"}[s.HandshakeKind()]
+	fmt.Fprintf(w, "  version:       %s\n", versionName(st.Version))
+	fmt.Fprintf(w, "  cipher suite:  %s\n", s.CipherSuiteName())
+	fmt.Fprintf(w, "  key exchange:  %s\n", s.KeyExchangeGroup())
+	fmt.Fprintf(w, "  ALPN:          %s\n", orNone(st.NegotiatedProtocol))
+	fmt.Fprintf(w, "  server name:   %s\n", orNone(st.ServerName))
+	fmt.Fprintf(w, "  handshake:     %s\n", orNone(kind))
+	for i, c := range st.PeerCertificates {
+		fmt.Fprintf(w, "  peer cert %d:   %s (issuer %s, expires %s)\n", i, certName(c), c.Issuer.CommonName, c.NotAfter.Format(time.DateOnly))
+	}
+}
+
+func certName(c *x509.Certificate) string {
+	if len(c.DNSNames) > 0 {
+		return "DNS:" + strings.Join(c.DNSNames, ",")
+	}
+	return "CN=" + c.Subject.CommonName
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
