@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+
+	"github.com/gorustls/gorustls/internal/bench"
+	"github.com/gorustls/gorustls/internal/bench/chart"
+	"github.com/gorustls/gorustls/internal/bench/rustlsstack"
+)
+
+// benchChildFlag is the hidden flag with which bench re-executes itself as
+// a child process (handshake server, idle-memory probe).
+const benchChildFlag = "-bench-child"
+
+func init() {
+	register("bench", "compare gorustls with crypto/tls (throughput, latency, handshakes, memory)", runBench)
+}
+
+func benchStacks() []bench.Stack { return []bench.Stack{rustlsstack.Stack(), bench.GoTLS()} }
+
+func runBench(args []string) error {
+	if len(args) == 1 && args[0] == benchChildFlag {
+		return bench.Child(context.Background(), os.Stdin, os.Stdout, benchStacks())
+	}
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	quick := fs.Bool("quick", false, "short run (noisier figures)")
+	plot := fs.String("plot", "", "draw the ratios into `FILE` (.png or .svg)")
+	markdown := fs.String("markdown", "", "write the results as a Markdown table into `FILE`")
+	oneProc := fs.Bool("one-process", false, "skip the measurements that need child processes")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *plot != "" {
+		if ext := strings.ToLower(filepath.Ext(*plot)); ext != ".png" && ext != ".svg" {
+			return fmt.Errorf("-plot %s: the file name must end in .png or .svg", *plot)
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	opts := bench.Options{Stacks: benchStacks(), Quick: *quick, Progress: os.Stderr}
+	if !*oneProc {
+		opts.Spawn = func() *exec.Cmd {
+			cmd := exec.Command(self, "bench", benchChildFlag)
+			cmd.Stderr = os.Stderr
+			return cmd
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	rep, err := bench.Run(ctx, opts)
+	if err != nil {
+		return err
+	}
+	fmt.Println()
+	if err := rep.WriteTable(os.Stdout); err != nil {
+		return err
+	}
+	var errs []error
+	if *markdown != "" {
+		errs = append(errs, writeFile(*markdown, rep.WriteMarkdown))
+	}
+	if *plot != "" {
+		errs = append(errs, chart.Save(rep, *plot))
+	}
+	return errors.Join(errs...)
+}
+
+func writeFile(name string, fn func(w io.Writer) error) error {
+	f, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	if err := fn(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -1,0 +1,109 @@
+package bench
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"runtime"
+	"sync"
+	_ "unsafe" // for go:linkname
+)
+
+// crypto/tls offers no way to choose TLS 1.3 cipher suites. Its package
+// keeps these two preference lists reachable by go:linkname on purpose
+// (go.dev/issue/67401); the benchmark narrows both to the suite under test
+// while a crypto/tls TLS 1.3 scenario with a fixed suite is configured.
+//
+//go:linkname defaultCipherSuitesTLS13 crypto/tls.defaultCipherSuitesTLS13
+var defaultCipherSuitesTLS13 []uint16
+
+//go:linkname defaultCipherSuitesTLS13NoAES crypto/tls.defaultCipherSuitesTLS13NoAES
+var defaultCipherSuitesTLS13NoAES []uint16
+
+var forced struct {
+	sync.Mutex
+	suite      uint16
+	refs       int
+	aes, noAES []uint16
+}
+
+// forceTLS13Suite makes crypto/tls offer and pick only suite in TLS 1.3
+// until the returned function is called. Scenarios with different forced
+// suites cannot be configured at the same time.
+func forceTLS13Suite(suite uint16) (func(), error) {
+	forced.Lock()
+	defer forced.Unlock()
+	if forced.refs > 0 && forced.suite != suite {
+		return nil, fmt.Errorf("bench: crypto/tls TLS 1.3 suite already forced to %s", SuiteName(forced.suite))
+	}
+	if forced.refs == 0 {
+		forced.aes, forced.noAES = defaultCipherSuitesTLS13, defaultCipherSuitesTLS13NoAES
+		defaultCipherSuitesTLS13 = []uint16{suite}
+		defaultCipherSuitesTLS13NoAES = []uint16{suite}
+		forced.suite = suite
+	}
+	forced.refs++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			forced.Lock()
+			defer forced.Unlock()
+			forced.refs--
+			if forced.refs == 0 {
+				defaultCipherSuitesTLS13, defaultCipherSuitesTLS13NoAES = forced.aes, forced.noAES
+			}
+		})
+	}, nil
+}
+
+// goConn adapts *tls.Conn to Conn: crypto/tls writes through, so Flush has
+// nothing to do.
+type goConn struct{ *tls.Conn }
+
+func (goConn) Flush() error { return nil }
+
+// GoTLS returns the crypto/tls stack.
+func GoTLS() Stack {
+	return Stack{Name: "crypto/tls", Version: runtime.Version(), Configure: configureGoTLS}
+}
+
+func configureGoTLS(pki *PKI, p Params) (*Endpoints, error) {
+	leaf, err := pki.Leaf(p.Key)
+	if err != nil {
+		return nil, err
+	}
+	srv := &tls.Config{
+		Certificates:           []tls.Certificate{leaf.TLSCertificate()},
+		MinVersion:             p.Version,
+		MaxVersion:             p.Version,
+		SessionTicketsDisabled: !p.Resume,
+	}
+	cli := &tls.Config{RootCAs: pki.Pool(), ServerName: "localhost", MinVersion: p.Version, MaxVersion: p.Version}
+	if p.Resume {
+		cli.ClientSessionCache = tls.NewLRUClientSessionCache(256)
+	}
+	release := func() {}
+	if p.Suite != 0 {
+		if p.Version == tls.VersionTLS13 {
+			if release, err = forceTLS13Suite(p.Suite); err != nil {
+				return nil, err
+			}
+		} else {
+			srv.CipherSuites = []uint16{p.Suite}
+			cli.CipherSuites = []uint16{p.Suite}
+		}
+	}
+	hs := func(ctx context.Context, c *tls.Conn) (Conn, error) {
+		if err := c.HandshakeContext(ctx); err != nil {
+			_ = c.Close()
+			return nil, err
+		}
+		return goConn{c}, nil
+	}
+	return &Endpoints{
+		Server: func(ctx context.Context, conn net.Conn) (Conn, error) { return hs(ctx, tls.Server(conn, srv)) },
+		Client: func(ctx context.Context, conn net.Conn) (Conn, error) { return hs(ctx, tls.Client(conn, cli)) },
+		Close:  release,
+	}, nil
+}

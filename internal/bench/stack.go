@@ -1,0 +1,98 @@
+package bench
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+)
+
+// Conn is an established TLS connection as the workloads use it. Flush
+// sends buffered ciphertext (a no-op for stacks that do not buffer).
+// *rustls.Stream implements it.
+type Conn interface {
+	net.Conn
+	Flush() error
+	ConnectionState() tls.ConnectionState
+}
+
+// KeyType names the server certificate's key.
+type KeyType string
+
+// Server key types.
+const (
+	KeyP256    KeyType = "ECDSA P-256"
+	KeyRSA2048 KeyType = "RSA 2048"
+)
+
+// Params are one scenario's TLS parameters.
+type Params struct {
+	Version uint16  // tls.VersionTLS12 or tls.VersionTLS13
+	Suite   uint16  // cipher suite (IANA ID); 0 leaves the stacks' default
+	Key     KeyType // server certificate key
+	// Resume lets servers issue session tickets/IDs and clients cache
+	// them. Without it, servers do not resume (full handshakes only).
+	Resume bool
+}
+
+// String describes the parameters, e.g. "TLS1.3 AES-128-GCM ECDSA P-256".
+func (p Params) String() string {
+	s := VersionName(p.Version)
+	if p.Suite != 0 {
+		s += " " + SuiteName(p.Suite)
+	}
+	return s + " " + string(p.Key)
+}
+
+// Endpoints make connections of one stack with one set of parameters.
+// Server and Client run the handshake over an established transport and
+// return the connection once it completes; on failure they close conn.
+type Endpoints struct {
+	Server func(ctx context.Context, conn net.Conn) (Conn, error)
+	Client func(ctx context.Context, conn net.Conn) (Conn, error)
+	// Close releases the configurations.
+	Close func()
+}
+
+// Stack is one TLS implementation.
+type Stack struct {
+	// Name is how reports name the stack ("gorustls", "crypto/tls").
+	Name string
+	// Version describes the implementation (library version).
+	Version string
+	// Configure builds the configurations for p from the shared PKI.
+	Configure func(pki *PKI, p Params) (*Endpoints, error)
+	// Calls, if set, counts the stack's C calls (cgo) process-wide.
+	Calls func() uint64
+}
+
+// VersionName returns "TLS1.2" or "TLS1.3".
+func VersionName(v uint16) string {
+	switch v {
+	case tls.VersionTLS12:
+		return "TLS1.2"
+	case tls.VersionTLS13:
+		return "TLS1.3"
+	}
+	return fmt.Sprintf("version 0x%04x", v)
+}
+
+// SuiteName returns a short name of a cipher suite, e.g. "AES-128-GCM".
+func SuiteName(id uint16) string {
+	switch id {
+	case tls.TLS_AES_128_GCM_SHA256, tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256:
+		return "AES-128-GCM"
+	case tls.TLS_AES_256_GCM_SHA384, tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384:
+		return "AES-256-GCM"
+	case tls.TLS_CHACHA20_POLY1305_SHA256, tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256:
+		return "ChaCha20-Poly1305"
+	}
+	return tls.CipherSuiteName(id)
+}
+
+// closeConn closes c when it is non-nil.
+func closeConn(c net.Conn) {
+	if c != nil {
+		_ = c.Close()
+	}
+}
