@@ -58,20 +58,18 @@ func (l *Listener) Accept() (net.Conn, error) {
 
 // AcceptStream is Accept with the concrete type.
 func (l *Listener) AcceptStream() (*Stream, error) {
-	for {
-		c, err := l.inner.Accept()
-		if err != nil {
-			return nil, err
-		}
-		s, err := l.acc.Server(c)
-		if err != nil {
-			// The config is closed or unusable: this is not the
-			// connection's fault, but no connection can be served.
-			_ = c.Close()
-			return nil, err
-		}
-		return s, nil
+	c, err := l.inner.Accept()
+	if err != nil {
+		return nil, err
 	}
+	s, err := l.acc.Server(c)
+	if err != nil {
+		// The config is closed or unusable: not the connection's fault,
+		// but no connection can be served.
+		_ = c.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
 // Close closes the transport listener.

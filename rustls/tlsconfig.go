@@ -1,5 +1,7 @@
 package rustls
 
+//lint:file-ignore SA1019 deprecated tls.Config fields are read on purpose, to refuse what cannot be carried over.
+
 import (
 	"crypto/tls"
 	"crypto/x509"

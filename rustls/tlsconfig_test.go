@@ -1,5 +1,7 @@
 package rustls
 
+//lint:file-ignore SA1019 deprecated tls.Config fields are read on purpose, to refuse what cannot be carried over.
+
 import (
 	"bytes"
 	"crypto/tls"
@@ -46,7 +48,7 @@ func TestServerConfigFromTLSRefusedFields(t *testing.T) {
 		{"CurvePreferences", func(c *tls.Config) { c.CurvePreferences = []tls.CurveID{tls.X25519} }},
 		{"Renegotiation", func(c *tls.Config) { c.Renegotiation = tls.RenegotiateOnceAsClient }},
 		{"EncryptedClientHelloKeys", func(c *tls.Config) { c.EncryptedClientHelloKeys = []tls.EncryptedClientHelloKey{{}} }},
-		{"NameToCertificate", func(c *tls.Config) { c.NameToCertificate = map[string]*tls.Certificate{} }}, //nolint:staticcheck // the deprecated field is what is tested
+		{"NameToCertificate", func(c *tls.Config) { c.NameToCertificate = map[string]*tls.Certificate{} }},
 		{"InsecureSkipVerify", func(c *tls.Config) { c.InsecureSkipVerify = true }},
 		{"ClientAuth", func(c *tls.Config) { c.ClientAuth = tls.RequestClientCert }},
 		{"ClientAuth", func(c *tls.Config) { c.ClientAuth = tls.RequireAnyClientCert }},

@@ -1,5 +1,7 @@
 package rustlshttp
 
+//lint:file-ignore SA1019 net/http speaks HTTP/2 only over *tls.Conn; x/net/http2's connection-level API is how HTTP/2 runs over a rustls Stream.
+
 import (
 	"context"
 	"errors"

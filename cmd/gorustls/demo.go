@@ -212,15 +212,6 @@ func (st *demoStack) close() {
 	}
 }
 
-// pinnedDialer dials addr's port on 127.0.0.1 whatever the host name.
-func pinnedDial(ctx context.Context, network, addr string) (net.Conn, error) {
-	_, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, err
-	}
-	return (&net.Dialer{}).DialContext(ctx, network, net.JoinHostPort("127.0.0.1", port))
-}
-
 func listenLoopback() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
 
 func quietLog() *log.Logger { return log.New(io.Discard, "", 0) }
