@@ -75,7 +75,7 @@ staticcheck: $(LIBDEP)
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 $(GOTAGS) ./...
 
 bench: $(LIBDEP)
-	$(GO) run $(GOTAGS) ./cmd/gorustls bench
+	$(GO) run $(GOTAGS) ./cmd/gorustls bench -plot docs/performance.svg -markdown docs/performance-table.md
 
 fuzz: $(LIBDEP)
 	@for t in FuzzServerAccept FuzzClientConnect FuzzClientHello; do \

@@ -26,43 +26,60 @@ var (
 	plotMargin = vg.Inch * 1.6
 )
 
+// clip is the largest ratio drawn to scale; longer bars are cut there and
+// labelled with their value.
+const clip = 4.0
+
 // Plot builds the chart: one bar per result that has a ratio (green: target
-// met, red: missed, grey: no target), the target as a black triangle and
-// a line at 1x (parity). Results whose target bounds an absolute value
+// met, red: missed, grey: no target), in report order from the top, each
+// labelled with its ratio; the target as a black triangle and a dashed line
+// at 1x (parity). Results whose target bounds an absolute value
 // (allocations, C calls) are left out: they have no meaningful ratio.
 func Plot(rep *bench.Report) (*plot.Plot, error) {
-	var names []string
-	var met, missed, none plotter.Values
-	var targets plotter.XYs
+	var rows []bench.Result
 	for _, r := range rep.Results {
 		ratio := r.Ratio()
 		if math.IsNaN(ratio) || math.IsInf(ratio, 0) || (r.Target != nil && r.Target.Absolute) {
 			continue
 		}
-		i := float64(len(names))
-		names = append(names, fmt.Sprintf("%s: %s", r.Group, r.Name))
-		m, ok := r.Met()
-		var a, b, c float64
-		switch {
-		case !ok:
-			c = ratio
-		case m:
-			a = ratio
-		default:
-			b = ratio
-		}
-		met, missed, none = append(met, a), append(missed, b), append(none, c)
-		if r.Target != nil {
-			targets = append(targets, plotter.XY{X: r.Target.Value, Y: i})
-		}
+		rows = append(rows, r)
 	}
-	if len(names) == 0 {
+	if len(rows) == 0 {
 		return nil, fmt.Errorf("chart: no ratios to draw")
 	}
+	n := len(rows)
+	names := make([]string, n)
+	met, missed, none := make(plotter.Values, n), make(plotter.Values, n), make(plotter.Values, n)
+	var targets plotter.XYs
+	var labels plotter.XYLabels
+	for k, r := range rows {
+		i := n - 1 - k // first result at the top
+		names[i] = fmt.Sprintf("%s: %s", r.Group, r.Name)
+		ratio := r.Ratio()
+		drawn := math.Min(ratio, clip)
+		m, ok := r.Met()
+		switch {
+		case !ok:
+			none[i] = drawn
+		case m:
+			met[i] = drawn
+		default:
+			missed[i] = drawn
+		}
+		if r.Target != nil {
+			targets = append(targets, plotter.XY{X: r.Target.Value, Y: float64(i)})
+		}
+		text := fmt.Sprintf("%.2fx", ratio)
+		if ratio > clip {
+			text += " (cut)"
+		}
+		labels.XYs = append(labels.XYs, plotter.XY{X: drawn + 0.04, Y: float64(i)})
+		labels.Labels = append(labels.Labels, text)
+	}
 	p := plot.New()
-	p.Title.Text = fmt.Sprintf("%s / %s (same run; right of 1x: %s higher)", rep.Stacks[0], rep.Stacks[1], rep.Stacks[0])
-	p.X.Label.Text = "ratio (throughput and handshakes: higher is better; latency and memory: lower is better)"
-	p.X.Min = 0
+	p.Title.Text = fmt.Sprintf("%s / %s, same run (throughput, handshakes: higher is better; latency, memory: lower is better)", rep.Stacks[0], rep.Stacks[1])
+	p.X.Label.Text = "ratio"
+	p.X.Min, p.X.Max = 0, clip+0.9
 	for _, set := range []struct {
 		v   plotter.Values
 		col color.Color
@@ -89,7 +106,16 @@ func Plot(rep *bench.Report) (*plot.Plot, error) {
 		p.Add(sc)
 		p.Legend.Add("target", sc)
 	}
-	parity, err := plotter.NewLine(plotter.XYs{{X: 1, Y: -0.5}, {X: 1, Y: float64(len(names)) - 0.5}})
+	lab, err := plotter.NewLabels(labels)
+	if err != nil {
+		return nil, err
+	}
+	for i := range lab.TextStyle {
+		lab.TextStyle[i].Font.Size = vg.Points(8)
+		lab.TextStyle[i].YAlign = -0.5
+	}
+	p.Add(lab)
+	parity, err := plotter.NewLine(plotter.XYs{{X: 1, Y: -0.5}, {X: 1, Y: float64(n) - 0.5}})
 	if err != nil {
 		return nil, err
 	}
