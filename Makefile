@@ -53,6 +53,9 @@ check-system-rustls: check-prereqs
 
 librustls: $(LIB)
 
+# Never let an interrupted build delete a good archive.
+.PRECIOUS: $(LIB)
+
 $(LIB): build/Cargo.toml build/Cargo.lock build/src/lib.rs build/build.rs build/librustls.sh | check-prereqs
 	@start=$$(date +%s); bash build/librustls.sh $(PROVIDER) $(OUT); \
 	  echo "librustls: Rust build took $$(( $$(date +%s) - start ))s"
