@@ -2,6 +2,7 @@ package rustls
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"time"
@@ -225,7 +226,8 @@ func (l *LazyAcceptor) AcceptFallible(ctx context.Context, conn net.Conn) (*Stre
 	cfg, err := l.Choose(h.ClientHello())
 	if err != nil || cfg == nil {
 		alert := AlertUnrecognizedName
-		if re, ok := err.(*RefuseError); ok {
+		var re *RefuseError
+		if errors.As(err, &re) {
 			alert = re.Alert
 		}
 		_ = h.Refuse(alert)

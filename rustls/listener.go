@@ -118,11 +118,14 @@ func NewLazyListener(inner net.Listener, la *LazyAcceptor) *LazyListener {
 func (l *LazyListener) start() {
 	go func() {
 		defer close(l.done)
+		var backoff time.Duration
 		for {
 			c, err := l.inner.Accept()
 			if err != nil {
 				var ne net.Error
-				if errors.As(err, &ne) && ne.Timeout() {
+				if errors.As(err, &ne) && ne.Timeout() && l.ctx.Err() == nil {
+					backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+					time.Sleep(backoff)
 					continue
 				}
 				l.errMu.Lock()
@@ -130,6 +133,7 @@ func (l *LazyListener) start() {
 				l.errMu.Unlock()
 				return
 			}
+			backoff = 0
 			l.wg.Add(1)
 			go l.handshake(c)
 		}
@@ -186,6 +190,10 @@ func (l *LazyListener) Close() error {
 	l.closeMu.Do(func() {
 		l.cancel()
 		err = l.inner.Close()
+		// Not started yet: mark the accept loop as finished so that it
+		// never starts. Then no handshake can be added once it is done.
+		l.once.Do(func() { close(l.done) })
+		<-l.done
 		l.wg.Wait()
 	})
 	return err

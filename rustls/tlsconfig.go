@@ -3,10 +3,15 @@ package rustls
 //lint:file-ignore SA1019 deprecated tls.Config fields are read on purpose, to refuse what cannot be carried over.
 
 import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"slices"
 	"sync"
 )
 
@@ -25,7 +30,9 @@ type FromTLSOptions struct {
 
 // Conversion of *tls.Config (migration from crypto/tls).
 //
-// Carried over: Certificates, GetCertificate (servers), GetConfigForClient
+// Carried over: Certificates (with several, chosen per connection by SNI
+// name and key type, as crypto/tls does), GetCertificate (servers; falling
+// back to Certificates when it returns nil), GetConfigForClient
 // (LazyAcceptorFromTLS only), ClientAuth (NoClientCert,
 // VerifyClientCertIfGiven, RequireAndVerifyClientCert), ClientCAs and
 // RootCAs (with their PEM, see FromTLSOptions; a nil RootCAs or the system
@@ -175,6 +182,11 @@ func CertifiedKeyFromTLS(c *tls.Certificate) (*CertifiedKey, error) {
 	return NewCertifiedKey(certPEM, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}))
 }
 
+// maxCached bounds the conversion caches: callbacks that return a new
+// *tls.Certificate or *tls.Config every time would otherwise grow them
+// without end. A full cache is emptied; connections keep what they use.
+const maxCached = 256
+
 // certCache converts each *tls.Certificate once.
 type certCache struct {
 	mu sync.Mutex
@@ -191,7 +203,7 @@ func (cc *certCache) get(c *tls.Certificate) (*CertifiedKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cc.m == nil {
+	if cc.m == nil || len(cc.m) >= maxCached {
 		cc.m = map[*tls.Certificate]*CertifiedKey{}
 	}
 	cc.m[c] = k
@@ -264,23 +276,6 @@ func ServerConfigFromTLS(c *tls.Config, x *FromTLSOptions) (*ServerConfig, error
 		return nil, err
 	}
 	cache := &certCache{}
-	if c.GetCertificate != nil {
-		get := c.GetCertificate
-		o.GetCertificate = func(h *ClientHelloInfo) (*CertifiedKey, error) {
-			info := &tls.ClientHelloInfo{ServerName: h.ServerName, SupportedProtos: h.SupportedProtos, CipherSuites: h.CipherSuites}
-			for _, s := range h.SignatureSchemes {
-				info.SignatureSchemes = append(info.SignatureSchemes, tls.SignatureScheme(s))
-			}
-			cert, err := get(info)
-			if err != nil {
-				return nil, err
-			}
-			if cert == nil {
-				return nil, fmt.Errorf("GetCertificate returned no certificate for %q", h.ServerName)
-			}
-			return cache.get(cert)
-		}
-	}
 	for i := range c.Certificates {
 		k, err := cache.get(&c.Certificates[i])
 		if err != nil {
@@ -288,8 +283,34 @@ func ServerConfigFromTLS(c *tls.Config, x *FromTLSOptions) (*ServerConfig, error
 		}
 		o.Certificates = append(o.Certificates, k)
 	}
-	if len(o.Certificates) == 0 && o.GetCertificate == nil {
+	if len(o.Certificates) == 0 && c.GetCertificate == nil {
 		return nil, unsupportedField("Certificates", "a server needs Certificates or GetCertificate")
+	}
+	// With GetCertificate, or several certificates, pick per connection as
+	// crypto/tls does: GetCertificate first, then Certificates by name and
+	// key type.
+	if c.GetCertificate != nil || len(c.Certificates) > 1 {
+		get, certs := c.GetCertificate, c.Certificates
+		o.GetCertificate = func(h *ClientHelloInfo) (*CertifiedKey, error) {
+			var cert *tls.Certificate
+			if get != nil {
+				info := &tls.ClientHelloInfo{ServerName: h.ServerName, SupportedProtos: h.SupportedProtos, CipherSuites: h.CipherSuites}
+				for _, s := range h.SignatureSchemes {
+					info.SignatureSchemes = append(info.SignatureSchemes, tls.SignatureScheme(s))
+				}
+				var err error
+				if cert, err = get(info); err != nil {
+					return nil, err
+				}
+			}
+			if cert == nil {
+				cert = pickCertificate(certs, h.ServerName, h.SignatureSchemes)
+			}
+			if cert == nil {
+				return nil, fmt.Errorf("GetCertificate returned no certificate for %q", h.ServerName)
+			}
+			return cache.get(cert)
+		}
 	}
 	return NewServerConfig(o)
 }
@@ -356,7 +377,7 @@ func (lz *lazyFromTLS) choose(h *ClientHello) (*ServerConfig, error) {
 		cert = c
 	}
 	if cert == nil {
-		cert = pickCertificate(cfg.Certificates, h.ServerName)
+		cert = pickCertificate(cfg.Certificates, h.ServerName, h.SignatureSchemes)
 	}
 	if cert == nil {
 		return nil, &RefuseError{Alert: AlertUnrecognizedName, Reason: fmt.Sprintf("no certificate for %q", h.ServerName)}
@@ -381,28 +402,73 @@ func (lz *lazyFromTLS) choose(h *ClientHello) (*ServerConfig, error) {
 	if err != nil {
 		return nil, &RefuseError{Alert: AlertHandshakeFailure, Reason: err.Error()}
 	}
+	if len(lz.cfgs) >= maxCached {
+		lz.cfgs = map[lazyKey]*ServerConfig{}
+	}
 	lz.cfgs[key] = sc
 	return sc, nil
 }
 
-// pickCertificate returns the first certificate valid for name, or the
-// first certificate.
-func pickCertificate(certs []tls.Certificate, name string) *tls.Certificate {
+// pickCertificate chooses as crypto/tls does: among the certificates valid
+// for name (all of them when none is, or without SNI), the first whose key
+// suits one of the client's signature schemes, else the first of them.
+func pickCertificate(certs []tls.Certificate, name string, schemes []uint16) *tls.Certificate {
 	if len(certs) == 0 {
 		return nil
 	}
-	if name != "" {
-		for i := range certs {
-			leaf := certs[i].Leaf
-			if leaf == nil && len(certs[i].Certificate) > 0 {
-				leaf, _ = x509.ParseCertificate(certs[i].Certificate[0])
-			}
-			if leaf != nil && leaf.VerifyHostname(name) == nil {
-				return &certs[i]
-			}
+	leaves := make([]*x509.Certificate, len(certs))
+	var cand []int
+	for i := range certs {
+		leaves[i] = certs[i].Leaf
+		if leaves[i] == nil && len(certs[i].Certificate) > 0 {
+			leaves[i], _ = x509.ParseCertificate(certs[i].Certificate[0])
+		}
+		if name != "" && leaves[i] != nil && leaves[i].VerifyHostname(name) == nil {
+			cand = append(cand, i)
 		}
 	}
-	return &certs[0]
+	if len(cand) == 0 {
+		for i := range certs {
+			cand = append(cand, i)
+		}
+	}
+	for _, i := range cand {
+		if leaves[i] != nil && keySuits(leaves[i], schemes) {
+			return &certs[i]
+		}
+	}
+	return &certs[cand[0]]
+}
+
+// keySuits reports whether the leaf's key can sign with one of schemes
+// (TLS SignatureScheme values); true when schemes is empty.
+func keySuits(leaf *x509.Certificate, schemes []uint16) bool {
+	if len(schemes) == 0 {
+		return true
+	}
+	var ok []tls.SignatureScheme
+	switch k := leaf.PublicKey.(type) {
+	case *ecdsa.PublicKey:
+		switch k.Curve {
+		case elliptic.P256():
+			ok = []tls.SignatureScheme{tls.ECDSAWithP256AndSHA256}
+		case elliptic.P384():
+			ok = []tls.SignatureScheme{tls.ECDSAWithP384AndSHA384}
+		case elliptic.P521():
+			ok = []tls.SignatureScheme{tls.ECDSAWithP521AndSHA512}
+		}
+	case ed25519.PublicKey:
+		ok = []tls.SignatureScheme{tls.Ed25519}
+	case *rsa.PublicKey:
+		ok = []tls.SignatureScheme{tls.PSSWithSHA256, tls.PSSWithSHA384, tls.PSSWithSHA512,
+			tls.PKCS1WithSHA256, tls.PKCS1WithSHA384, tls.PKCS1WithSHA512}
+	}
+	for _, s := range schemes {
+		if slices.Contains(ok, tls.SignatureScheme(s)) {
+			return true
+		}
+	}
+	return false
 }
 
 // ClientConfigFromTLS builds a client config from a crypto/tls client

@@ -353,3 +353,50 @@ func TestCertifiedKeyFromTLS(t *testing.T) {
 	_, err = CertifiedKeyFromTLS(&tls.Certificate{Certificate: c.Certificate, PrivateKey: struct{}{}})
 	assert.ErrorIs(t, err, ErrInvalidInput)
 }
+
+func TestServerConfigFromTLSSeveralCertificatesByName(t *testing.T) {
+	ca := newTestCA(t, "several CA")
+	a := ca.leaf(t, leafOpts{}, "a.test").tlsCert(t)
+	b := ca.leaf(t, leafOpts{alg: "rsa2048"}, "b.test").tlsCert(t)
+	scfg, err := ServerConfigFromTLS(&tls.Config{Certificates: []tls.Certificate{a, b}}, nil)
+	require.NoError(t, err)
+	defer scfg.Close()
+	for _, n := range []string{"a.test", "b.test"} {
+		r := goClientToServer(t, scfg, &tls.Config{RootCAs: ca.pool(), ServerName: n})
+		require.NoError(t, r.clientErr, n)
+		assert.Equal(t, []string{n}, r.state.PeerCertificates[0].DNSNames)
+	}
+	// GetCertificate returning nil falls back to Certificates.
+	scfg2, err := ServerConfigFromTLS(&tls.Config{Certificates: []tls.Certificate{a, b},
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return nil, nil }}, nil)
+	require.NoError(t, err)
+	defer scfg2.Close()
+	r := goClientToServer(t, scfg2, &tls.Config{RootCAs: ca.pool(), ServerName: "b.test"})
+	require.NoError(t, r.clientErr)
+	assert.Equal(t, []string{"b.test"}, r.state.PeerCertificates[0].DNSNames)
+}
+
+func TestPickCertificate(t *testing.T) {
+	ca := newTestCA(t, "pick CA")
+	ec := ca.leaf(t, leafOpts{}, "x.test").tlsCert(t)
+	rs := ca.leaf(t, leafOpts{alg: "rsa2048"}, "x.test").tlsCert(t)
+	ed := ca.leaf(t, leafOpts{alg: "ed25519"}, "y.test").tlsCert(t)
+	certs := []tls.Certificate{ec, rs, ed}
+	rsaOnly := []uint16{uint16(tls.PSSWithSHA256), uint16(tls.PKCS1WithSHA256)}
+	assert.Same(t, &certs[0], pickCertificate(certs, "x.test", nil))
+	assert.Same(t, &certs[1], pickCertificate(certs, "x.test", rsaOnly))
+	assert.Same(t, &certs[2], pickCertificate(certs, "y.test", rsaOnly), "the name wins over the key type")
+	assert.Same(t, &certs[1], pickCertificate(certs, "", rsaOnly))
+	assert.Same(t, &certs[2], pickCertificate(certs, "unknown.test", []uint16{uint16(tls.Ed25519)}))
+	assert.Same(t, &certs[0], pickCertificate(certs, "unknown.test", nil))
+	assert.Nil(t, pickCertificate(nil, "x.test", nil))
+}
+
+func TestLazyListenerCloseBeforeAccept(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ln := NewLazyListener(inner, &LazyAcceptor{Choose: func(*ClientHello) (*ServerConfig, error) { return nil, nil }})
+	require.NoError(t, ln.Close())
+	_, err = ln.Accept()
+	assert.ErrorIs(t, err, net.ErrClosed)
+}
