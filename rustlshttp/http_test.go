@@ -131,6 +131,25 @@ func TestTransportHTTP2ReusesOneConnection(t *testing.T) {
 	assert.Equal(t, int32(1), dials.Load())
 }
 
+func TestTransportConcurrentFirstRequestsShareOneHTTP2Connection(t *testing.T) {
+	p := newPKI(t)
+	ln, url := startServer(t, &Server{Config: p.serverConfig(t, "h2", "http/1.1"), Handler: infoHandler})
+	tr := NewTransport(p.clientConfig(t, "h2", "http/1.1"))
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr}
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, body := get(t, c, url, fmt.Sprint(i))
+			assert.Equal(t, fmt.Sprintf("HTTP/2.0 h2 localhost 304 %d", i), body)
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, int32(1), ln.n.Load())
+}
+
 func TestTransportHTTP1ReusesConnections(t *testing.T) {
 	p := newPKI(t)
 	ln, url := startServer(t, &Server{Config: p.serverConfig(t, "http/1.1"), Handler: infoHandler})
@@ -278,4 +297,39 @@ func TestServerConfigRequired(t *testing.T) {
 	require.Error(t, err)
 	_, err = net.Dial("tcp", ln.Addr().String())
 	assert.Error(t, err, "Serve closes the listener on failure")
+}
+
+func TestTransportPlainHTTPAndMissingConfig(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "plain") }))
+	defer srv.Close()
+	tr := &Transport{}
+	defer tr.CloseIdleConnections()
+	resp, body := get(t, &http.Client{Transport: tr}, srv.URL, "")
+	assert.Equal(t, "plain", body)
+	assert.Nil(t, resp.TLS)
+	_, err := (&http.Client{Transport: tr}).Get("https://127.0.0.1:1/")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "Config is nil")
+}
+
+func TestServerCloseEndsHTTP2Connections(t *testing.T) {
+	p := newPKI(t)
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := &Server{Config: p.serverConfig(t, "h2"), Handler: infoHandler, ErrorLog: log.New(io.Discard, "", 0)}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(inner) }()
+	s, err := rustls.DialContext(context.Background(), "tcp", inner.Addr().String(), p.clientConfig(t, "h2"), nil)
+	require.NoError(t, err)
+	defer s.Close()
+	assert.Equal(t, "h2", s.ConnectionState().NegotiatedProtocol)
+	// Wait until the server serves the connection (it sends its SETTINGS).
+	require.NoError(t, s.SetReadDeadline(time.Now().Add(10*time.Second)))
+	_, err = s.Read(make([]byte, 1))
+	require.NoError(t, err)
+	require.NoError(t, srv.Close())
+	require.ErrorIs(t, <-done, ErrServerClosed)
+	_, err = io.ReadAll(s)
+	var ne net.Error
+	assert.False(t, errors.As(err, &ne) && ne.Timeout(), "the HTTP/2 connection stayed open")
 }

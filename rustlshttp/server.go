@@ -27,7 +27,8 @@ type Server struct {
 	// Config is the server config. To serve HTTP/2 its NextProtos should
 	// list "h2" (and "http/1.1").
 	Config *rustls.ServerConfig
-	// Lazy, instead of Config, chooses the config from each ClientHello.
+	// Lazy, instead of Config, chooses the config from each ClientHello
+	// (its Options are replaced by the Server's Options).
 	Lazy *rustls.LazyAcceptor
 	// Options apply to every Stream (WriteThrough is forced on; a zero
 	// HandshakeTimeout means rustls.DefaultHandshakeTimeout).

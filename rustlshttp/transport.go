@@ -53,6 +53,7 @@ type Transport struct {
 	h2      map[string][]*http2.ClientConn // by host:port
 	proto   map[string]string              // last protocol a host:port chose
 	pending map[string][]*rustls.Stream    // dialed for HTTP/1.1, not yet taken
+	dialing map[string]chan struct{}       // closed when a host's dial ends
 }
 
 // errUseH2 tells the HTTP/1.1 path that a fresh connection chose h2.
@@ -85,6 +86,7 @@ func (t *Transport) init() {
 		t.h2 = map[string][]*http2.ClientConn{}
 		t.proto = map[string]string{}
 		t.pending = map[string][]*rustls.Stream{}
+		t.dialing = map[string]chan struct{}{}
 	})
 }
 
@@ -185,13 +187,32 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, errors.New("rustlshttp: Transport.Config is nil")
 	}
 	addr := hostPort(req)
-	for attempt := 0; attempt < 3; attempt++ {
+	ctx := req.Context()
+	for attempt := 0; attempt < 3; {
 		if cc := t.reserveH2(addr); cc != nil {
 			return cc.RoundTrip(req)
 		}
 		t.mu.Lock()
 		proto := t.proto[addr]
+		var done chan struct{}
+		if proto != "http/1.1" {
+			// One dial per host at a time: requests that arrive while
+			// it runs wait for it, so that they share an HTTP/2
+			// connection instead of opening one each.
+			if wait, busy := t.dialing[addr]; busy {
+				t.mu.Unlock()
+				select {
+				case <-wait:
+					continue
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+			}
+			done = make(chan struct{})
+			t.dialing[addr] = done
+		}
 		t.mu.Unlock()
+		attempt++
 		if proto == "http/1.1" {
 			resp, err := t.roundTripHTTP1(req)
 			if errors.Is(err, errUseH2) {
@@ -199,12 +220,21 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			return resp, err
 		}
-		s, err := t.dial(req.Context(), addr)
+		finish := func() {
+			t.mu.Lock()
+			delete(t.dialing, addr)
+			t.mu.Unlock()
+			close(done)
+		}
+		s, err := t.dial(ctx, addr)
 		if err != nil {
+			finish()
 			return nil, err
 		}
 		if s.ConnectionState().NegotiatedProtocol == http2.NextProtoTLS {
-			if err := t.addH2(addr, s); err != nil {
+			err := t.addH2(addr, s)
+			finish()
+			if err != nil {
 				return nil, err
 			}
 			continue
@@ -213,6 +243,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.proto[addr] = "http/1.1"
 		t.pending[addr] = append(t.pending[addr], s)
 		t.mu.Unlock()
+		finish()
 		resp, err := t.roundTripHTTP1(req)
 		t.dropPending(addr, s)
 		if errors.Is(err, errUseH2) {
