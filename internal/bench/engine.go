@@ -48,19 +48,21 @@ var BulkSuites = []Params{
 	{Version: tls.VersionTLS12, Suite: tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, Key: KeyP256},
 }
 
-// HandshakeCases are the handshake workloads.
+// HandshakeCases are the handshake workloads. The suites are pinned to
+// AES-128-GCM with SHA-256 on both stacks (their defaults differ: rustls
+// prefers AES-256-GCM-SHA384).
 var HandshakeCases = []Params{
-	{Version: tls.VersionTLS13, Key: KeyP256},
-	{Version: tls.VersionTLS13, Key: KeyRSA2048},
-	{Version: tls.VersionTLS12, Key: KeyP256},
-	{Version: tls.VersionTLS12, Key: KeyRSA2048},
-	{Version: tls.VersionTLS13, Key: KeyP256, Resume: true},
-	{Version: tls.VersionTLS12, Key: KeyP256, Resume: true},
+	{Version: tls.VersionTLS13, Suite: tls.TLS_AES_128_GCM_SHA256, Key: KeyP256},
+	{Version: tls.VersionTLS13, Suite: tls.TLS_AES_128_GCM_SHA256, Key: KeyRSA2048},
+	{Version: tls.VersionTLS12, Suite: tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, Key: KeyP256},
+	{Version: tls.VersionTLS12, Suite: tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, Key: KeyRSA2048},
+	{Version: tls.VersionTLS13, Suite: tls.TLS_AES_128_GCM_SHA256, Key: KeyP256, Resume: true},
+	{Version: tls.VersionTLS12, Suite: tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, Key: KeyP256, Resume: true},
 }
 
 // DefaultParams are the parameters of the latency, memory and cost
-// workloads: TLS 1.3, the stacks' default suite, ECDSA P-256.
-var DefaultParams = Params{Version: tls.VersionTLS13, Key: KeyP256}
+// workloads: TLS 1.3, AES-128-GCM, ECDSA P-256.
+var DefaultParams = Params{Version: tls.VersionTLS13, Suite: tls.TLS_AES_128_GCM_SHA256, Key: KeyP256}
 
 type runner struct {
 	ctx    context.Context
@@ -172,6 +174,22 @@ func (r *runner) pairsFor(eps []*Endpoints, p Params) ([]*Pair, func(), error) {
 		}
 	}
 	return pairs, closeAll, nil
+}
+
+// negotiated connects one pair per stack, checks the version and suite and
+// describes what was negotiated (suite and key-exchange group).
+func (r *runner) negotiated(eps []*Endpoints, p Params) (string, error) {
+	pairs, closePairs, err := r.pairsFor(eps, p)
+	if err != nil {
+		return "", err
+	}
+	defer closePairs()
+	var parts []string
+	for i, pr := range pairs {
+		st := pr.Client.ConnectionState()
+		parts = append(parts, fmt.Sprintf("%s: %s, %s", r.opts.Stacks[i].Name, tls.CipherSuiteName(st.CipherSuite), st.CurveID))
+	}
+	return strings.Join(parts, "; "), nil
 }
 
 // checkNegotiated verifies that a connection uses the scenario's version
@@ -368,7 +386,7 @@ func checkResumed(p Params, run HandshakeRun, minShare float64) error {
 
 func (r *runner) handshakes() error {
 	d := r.pick(400*time.Millisecond, 100*time.Millisecond)
-	r.settings("handshake: client and server in this process over loopback TCP, one at a time; only the handshakes are timed (not the TCP connect, nor the one-byte read and close after each); %v of handshakes per run, median of %d alternating runs; full handshakes have session resumption disabled on the servers, resumed ones are checked to resume",
+	r.settings("handshake: suites pinned to AES-128-GCM-SHA256 on both stacks, default key-exchange groups (named in the notes); client and server in this process over loopback TCP, one at a time; only the handshakes are timed (not the TCP connect, nor the one-byte read and close after each); %v of handshakes per run, median of %d alternating runs; full handshakes have session resumption disabled on the servers, resumed ones are checked to resume",
 		d, r.reps())
 	var cpuRows []Result
 	defer func() {
@@ -379,6 +397,11 @@ func (r *runner) handshakes() error {
 	for _, p := range HandshakeCases {
 		eps, closeEps, err := r.configureAll(p)
 		if err != nil {
+			return err
+		}
+		note, err := r.negotiated(eps, p)
+		if err != nil {
+			closeEps()
 			return err
 		}
 		var hs []*Handshaker
@@ -412,7 +435,7 @@ func (r *runner) handshakes() error {
 		if err != nil {
 			return fmt.Errorf("handshake %s: %w", p, err)
 		}
-		r.add(Result{Group: "handshake", Name: handshakeName(p), Unit: "handshakes/s", Values: vals, Target: handshakeTarget(p)})
+		r.add(Result{Group: "handshake", Name: handshakeName(p), Unit: "handshakes/s", Values: vals, Target: handshakeTarget(p), Note: note})
 		cpuRows = append(cpuRows, Result{Group: "handshake-cpu", Name: handshakeName(p), Unit: "conns/CPU-s", Values: per(cpu, 1)})
 	}
 	return nil
