@@ -333,3 +333,32 @@ func TestServerCloseEndsHTTP2Connections(t *testing.T) {
 	var ne net.Error
 	assert.False(t, errors.As(err, &ne) && ne.Timeout(), "the HTTP/2 connection stayed open")
 }
+
+func TestTransportReconnectsAfterConnectionLoss(t *testing.T) {
+	p := newPKI(t)
+	srv := &Server{Config: p.serverConfig(t, "h2"), Handler: infoHandler}
+	ln, url := startServer(t, srv)
+	tr := NewTransport(p.clientConfig(t, "h2"))
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr}
+	_, body := get(t, c, url, "")
+	require.True(t, strings.HasPrefix(body, "HTTP/2.0"))
+	// The server drops every connection (as on an idle timeout); the next
+	// GET goes over a new one.
+	srv.closeH2()
+	require.Eventually(t, func() bool {
+		tr.mu.Lock()
+		defer tr.mu.Unlock()
+		for _, cc := range tr.h2[strings.TrimPrefix(url, "https://")] {
+			if st := cc.State(); !st.Closed && !st.Closing {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, 5*time.Millisecond)
+	_, body = get(t, c, url, "")
+	assert.True(t, strings.HasPrefix(body, "HTTP/2.0"))
+	assert.Equal(t, int32(2), ln.n.Load())
+	assert.False(t, retryable(httptest.NewRequest(http.MethodPost, "/", strings.NewReader("x"))))
+	assert.True(t, retryable(httptest.NewRequest(http.MethodGet, "/", nil)))
+}

@@ -190,7 +190,16 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	for attempt := 0; attempt < 3; {
 		if cc := t.reserveH2(addr); cc != nil {
-			return cc.RoundTrip(req)
+			resp, err := cc.RoundTrip(req)
+			if err != nil && retryable(req) {
+				if st := cc.State(); st.Closed || st.Closing {
+					// The connection went away under the request (an
+					// idle timeout, a GOAWAY): try once more on another.
+					attempt++
+					continue
+				}
+			}
+			return resp, err
 		}
 		t.mu.Lock()
 		proto := t.proto[addr]
@@ -309,6 +318,16 @@ func (t *Transport) CloseIdleConnections() {
 	for _, cc := range idle {
 		_ = cc.Close()
 	}
+}
+
+// retryable reports whether req may be sent again on another connection:
+// an idempotent method and no body to replay.
+func retryable(req *http.Request) bool {
+	switch req.Method {
+	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return req.Body == nil || req.Body == http.NoBody
+	}
+	return false
 }
 
 func hostPort(req *http.Request) string {

@@ -202,6 +202,11 @@ func TestServeHTTPAndGet(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "protocol:     HTTP/1.1")
 
+	_, port, _ := strings.Cut(srv.addr, ":")
+	r = runCLI(t, "", "get", "-servername", "localhost", "-ca", ca, "https://127.0.0.1:"+port+"/")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "SNI:          localhost")
+
 	r = runCLI(t, "", "get", "-ca", ca, url+"/missing")
 	assert.NotEqual(t, 0, r.code)
 	assert.Contains(t, r.stderr, "404")
@@ -241,6 +246,18 @@ func TestServeMutualTLSAndSNI(t *testing.T) {
 	r := runCLI(t, "no cert\n", "connect", "-ca", caFile, "-servername", "a.test", srv.addr)
 	assert.NotEqual(t, 0, r.code)
 	assert.Contains(t, strings.ToLower(r.stderr), "certificate")
+	assert.Equal(t, 0, srv.stop(t))
+}
+
+func TestServeDiscard(t *testing.T) {
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	srv := startServe(t, "-write-ca", ca, "-mode", "discard", "-versions", "1.3")
+	r := runCLI(t, strings.Repeat("data that goes nowhere\n", 1000), "connect", "-q", "-ca", ca, srv.addr)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Empty(t, r.stdout)
+	assert.Empty(t, r.stderr)
+	r = runCLI(t, "", "connect", "-ca", ca, "-versions", "1.2", srv.addr)
+	assert.NotEqual(t, 0, r.code, "a TLS 1.3-only server refuses a TLS 1.2 client")
 	assert.Equal(t, 0, srv.stop(t))
 }
 
