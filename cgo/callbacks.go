@@ -29,9 +29,9 @@ type Callbacks interface {
 
 // HelloInfo is the part of a ClientHello that the hello callback sees.
 type HelloInfo struct {
-	ServerName       string
-	SignatureSchemes []uint16
-	ALPN             []string
+	ServerName       string   // SNI, empty when none was sent
+	SignatureSchemes []uint16 // the client's signature schemes
+	ALPN             []string // the client's ALPN protocols
 }
 
 // NewHandle registers cb and returns the integer handle to pass as a

@@ -9,7 +9,6 @@ import "C"
 
 import (
 	"fmt"
-	"sync"
 	"unsafe"
 )
 
@@ -125,18 +124,18 @@ const ResultECHInvalidConfigList = uint32(C.RUSTLS_RESULT_INVALID_ENCRYPTED_CLIE
 
 // ServerSpec lists everything a server config can be built from.
 type ServerSpec struct {
-	Provider          *Provider // nil: the default provider
-	Versions          []uint16  // nil: rustls's defaults
-	Keys              []*CertifiedKey
-	ClientAuth        int // 0 none, 1 optional, 2 required
-	ClientRoots       *RootStore
-	ClientCRLs        [][]byte
-	ALPN              [][]byte
-	IgnoreClientOrder bool
-	KeylogSlot        int // -1: none
-	KeylogFile        bool
-	SessionStore      bool // route session persistence to Go (connection userdata)
-	HelloCallback     bool // choose certificates in Go (connection userdata)
+	Provider          *Provider       // nil: the default provider
+	Versions          []uint16        // nil: rustls's defaults
+	Keys              []*CertifiedKey // certificates to serve (the config takes its own references)
+	ClientAuth        int             // 0 none, 1 optional, 2 required
+	ClientRoots       *RootStore      // CAs for client certificates (ClientAuth != 0)
+	ClientCRLs        [][]byte        // PEM CRLs for client certificates
+	ALPN              [][]byte        // ALPN protocols in preference order
+	IgnoreClientOrder bool            // prefer the server's suite order
+	KeylogSlot        int             // -1: none
+	KeylogFile        bool            // SSLKEYLOGFILE (when KeylogSlot is -1)
+	SessionStore      bool            // route session persistence to Go (connection userdata)
+	HelloCallback     bool            // choose certificates in Go (connection userdata)
 }
 
 // ServerConfig is one reference to a rustls_server_config.
@@ -323,72 +322,32 @@ func buildClientVerifier(spec *ServerSpec, prov *C.struct_rustls_crypto_provider
 
 // ClientSpec lists everything a client config can be built from.
 type ClientSpec struct {
-	Provider      *Provider
-	Versions      []uint16
-	Roots         *RootStore // web-pki verification against these roots
-	PlatformRoots bool       // the platform verifier (system roots)
-	CRLs          [][]byte
-	Dangerous     bool // verification by a Go callback (connection userdata)
-	Keys          []*CertifiedKey
-	ALPN          [][]byte
-	DisableSNI    bool
-	KeylogSlot    int
-	KeylogFile    bool
-	ECHConfigList []byte
-	ECHGrease     bool
+	Provider      *Provider       // nil: the default provider
+	Versions      []uint16        // nil: rustls's defaults
+	Roots         *RootStore      // web-pki verification against these roots
+	PlatformRoots bool            // the platform verifier (system roots)
+	CRLs          [][]byte        // PEM CRLs for server certificates (with Roots)
+	Dangerous     bool            // verification by a Go callback (connection userdata)
+	Keys          []*CertifiedKey // client certificate for mutual TLS
+	ALPN          [][]byte        // ALPN protocols in preference order
+	DisableSNI    bool            // send no SNI
+	KeylogSlot    int             // -1: none
+	KeylogFile    bool            // SSLKEYLOGFILE (when KeylogSlot is -1)
+	ECHConfigList []byte          // enable ECH with this ECHConfigList
+	ECHGrease     bool            // send GREASE ECH (when ECHConfigList is empty)
 }
 
 // ClientConfig is one reference to a rustls_client_config.
 type ClientConfig struct {
 	p *C.struct_rustls_client_config
-
-	// names holds the C server-name strings handed to
-	// rustls_client_connection_new. rustls-ffi 0.15.3 borrows that string
-	// for rustls's ServerName, and rustls keeps the ServerName as the key
-	// of the config's session cache, which outlives the connection: the
-	// strings must live as long as any C reference to the config.
-	namesMu sync.Mutex
-	names   map[string]*C.char
 }
 
-// Free releases this reference; later calls do nothing. It does not free the
-// interned server names (see FreeServerNames).
+// Free releases this reference; later calls do nothing.
 func (c *ClientConfig) Free() {
 	if c != nil && c.p != nil {
 		C.rustls_client_config_free(c.p)
 		c.p = nil
 	}
-}
-
-// ServerName returns a NUL-terminated C copy of name owned by the config,
-// the same pointer for the same name, to pass to
-// rustls_client_connection_new. It stays valid until FreeServerNames.
-// Memory grows with the number of distinct names a config connects to.
-func (c *ClientConfig) ServerName(name string) *C.char {
-	c.namesMu.Lock()
-	defer c.namesMu.Unlock()
-	if p, ok := c.names[name]; ok {
-		return p
-	}
-	if c.names == nil {
-		c.names = map[string]*C.char{}
-	}
-	p := C.CString(name)
-	c.names[name] = p
-	return p
-}
-
-// FreeServerNames frees the strings made by ServerName. Call it only when
-// no C reference to the config remains (the Go reference is freed and every
-// connection made from it is freed), since rustls's session cache keys
-// point into them.
-func (c *ClientConfig) FreeServerNames() {
-	c.namesMu.Lock()
-	defer c.namesMu.Unlock()
-	for _, p := range c.names {
-		C.free(unsafe.Pointer(p))
-	}
-	c.names = nil
 }
 
 // BuildClientConfig runs the rustls_client_config_builder for spec.

@@ -14,8 +14,8 @@ type Provider struct {
 
 // SuiteInfo describes one cipher suite of a provider.
 type SuiteInfo struct {
-	ID      uint16
-	Name    string
+	ID      uint16 // IANA value
+	Name    string // rustls's name
 	Version uint16 // protocol version, 0x0303 or 0x0304
 }
 

@@ -23,9 +23,13 @@ type CertifiedKey struct {
 	cleanup runtime.Cleanup
 }
 
-// NewCertifiedKey parses a PEM certificate chain (end entity first) and a
-// PEM private key (PKCS#8, PKCS#1 or SEC1), and checks that the key belongs
-// to the certificate. Encrypted keys are refused: decrypt them first.
+// NewCertifiedKey parses a PEM certificate chain (end entity first, then
+// the intermediates the peer needs) and a PEM private key (PKCS#8, PKCS#1
+// or SEC1; RSA, ECDSA or Ed25519), and checks that the key belongs to the
+// certificate. Encrypted keys are refused: decrypt them first. Errors are
+// *Error values with errors.Is(err, ErrInvalidInput) whose message says
+// what is wrong (empty or malformed PEM, wrong block type, key mismatch).
+// A CertifiedKey that is dropped without Close is freed by a cleanup.
 func NewCertifiedKey(certPEM, keyPEM []byte) (*CertifiedKey, error) {
 	const op = "load certificate and key"
 	leaf, err := checkCertPEM(certPEM, op, "certificate")
@@ -59,7 +63,9 @@ func NewCertifiedKey(certPEM, keyPEM []byte) (*CertifiedKey, error) {
 }
 
 // LoadCertifiedKey reads a PEM certificate chain and a PEM private key from
-// files; see NewCertifiedKey.
+// files; see NewCertifiedKey. A file that cannot be read gives an *Error
+// with CodeIO naming it, which wraps the os error (errors.Is(err,
+// fs.ErrNotExist) works).
 func LoadCertifiedKey(certFile, keyFile string) (*CertifiedKey, error) {
 	c, err := readPEMFile(certFile, "certificate")
 	if err != nil {
@@ -80,7 +86,8 @@ func LoadCertifiedKey(certFile, keyFile string) (*CertifiedKey, error) {
 func (k *CertifiedKey) Leaf() *x509.Certificate { return k.leaf }
 
 // Close releases this reference. Configs built with the key keep working.
-// Close is idempotent; the key must not be used in new configs afterwards.
+// Close is idempotent; a config built with the key afterwards fails with an
+// error saying it is closed.
 func (k *CertifiedKey) Close() error {
 	k.once.Do(func() {
 		k.cleanup.Stop()

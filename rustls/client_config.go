@@ -9,57 +9,91 @@ import (
 )
 
 // PeerVerifier is a custom server-certificate check for
-// ClientOptions.DangerousVerifyPeerCertificate. rawCerts holds the server's
-// chain in DER, end entity first. Returning nil accepts the server. It runs
-// during the handshake on the handshaking goroutine and must be safe for
-// concurrent use.
+// ClientOptions.DangerousVerifyPeerCertificate. serverName is the name
+// given to Connect; rawCerts holds the server's chain in DER, end entity
+// first; ocspResponse is the stapled OCSP response, if any. Returning nil
+// accepts the server; an error fails the handshake with an *Error
+// (CodeCertApplicationFailure, ErrCertificate) that wraps it, so errors.Is
+// and errors.As reach it. It runs during the handshake on the handshaking
+// goroutine, must be safe for concurrent use, and a panic in it refuses the
+// server. The TLS signature check (that the server holds the key) is still
+// done by rustls.
 type PeerVerifier func(serverName string, rawCerts [][]byte, ocspResponse []byte) error
 
 // ClientOptions lists what a client config is built from. Exactly one way
 // of verifying servers is needed: RootCAs/RootCAFiles, SystemRoots, or
 // DangerousVerifyPeerCertificate.
 type ClientOptions struct {
-	// RootCAs is a PEM bundle of trusted CAs.
+	// RootCAs is a PEM bundle of trusted CAs (one or more CERTIFICATE
+	// blocks; other content is an error).
 	RootCAs []byte
-	// RootCAFiles are PEM files of trusted CAs.
+	// RootCAFiles are PEM files of trusted CAs, read at build time; added
+	// to RootCAs.
 	RootCAFiles []string
-	// SystemRoots verifies with the platform verifier and the system's roots.
+	// SystemRoots verifies with rustls-platform-verifier: the operating
+	// system's verifier and trust store (on Linux, the system CA bundle).
+	// A server with a certificate from a private CA is refused.
 	SystemRoots bool
-	// CRLs are PEM revocation lists checked for server certificates (with
-	// RootCAs/RootCAFiles).
+	// CRLs are certificate revocation lists (each one or more PEM "X509
+	// CRL" blocks) checked for server certificates; they need RootCAs or
+	// RootCAFiles. A revoked server certificate fails the handshake with
+	// CodeCertRevoked (ErrCertificate). With CRLs given, every CA that
+	// issues certificates in the server's chain needs its CRL here: a
+	// certificate whose revocation status is unknown is refused.
 	CRLs [][]byte
 	// DangerousVerifyPeerCertificate replaces all certificate verification
 	// with this function. Named so nobody uses it by accident: a function
 	// that does not verify leaves the connection open to interception.
 	DangerousVerifyPeerCertificate PeerVerifier
 
-	// Certificate is the client certificate for mutual TLS.
+	// Certificate is the client certificate for mutual TLS, sent when a
+	// server asks for one. The config keeps its own reference: the key may
+	// be closed once the config is built (a key closed before is an error).
 	Certificate *CertifiedKey
-	// NextProtos are the ALPN protocols to offer, in preference order.
+	// NextProtos are the ALPN protocols to offer, in preference order (the
+	// server chooses). Each protocol must be 1 to 255 bytes.
 	NextProtos []string
 	// DisableSNI stops sending the server name (SNI) in the ClientHello.
+	// The server's certificate is still verified against the name given to
+	// Connect. (IP addresses are never sent as SNI.)
 	DisableSNI bool
-	// Versions are the TLS versions to enable.
+	// Versions are the TLS versions to enable: VersionTLS12, VersionTLS13
+	// or both (nil: both). Other versions are an error.
 	Versions []uint16
-	// Provider is the crypto provider (nil: the default).
+	// Provider is the crypto provider (nil: DefaultProvider). A closed
+	// Provider is an error.
 	Provider *Provider
-	// CipherSuites restricts the provider to these suites, in this order.
+	// CipherSuites restricts the provider to these suites (IANA IDs, the
+	// crypto/tls constants), in this order of preference. An ID the
+	// provider does not offer is an error, and at least one suite must be
+	// usable with Versions.
 	CipherSuites []uint16
-	// KeyLogWriter receives TLS secrets in NSS key log format.
+	// KeyLogWriter receives TLS secrets in NSS key log format, one Write
+	// per line; see ServerOptions.KeyLogWriter (the same 256-config limit).
 	KeyLogWriter io.Writer
-	// KeyLogFromEnv writes secrets to the file named by SSLKEYLOGFILE.
+	// KeyLogFromEnv appends secrets to the file named by SSLKEYLOGFILE as
+	// read at build time (nothing when unset). Ignored when KeyLogWriter is
+	// set.
 	KeyLogFromEnv bool
 	// ECHConfigList enables Encrypted Client Hello with this ECHConfigList
-	// (as published in DNS HTTPS records). TLS 1.3 only.
+	// (the TLS encoding, as published in DNS HTTPS records). It needs TLS
+	// 1.3 in Versions; a list rustls cannot use is an error
+	// (CodeECHInvalidConfigList).
 	ECHConfigList []byte
-	// ECHGrease sends a GREASE ECH extension when ECHConfigList is unset.
+	// ECHGrease sends a GREASE ECH extension when
+	// ECHConfigList is unset, so that real ECH use does not stand out. It
+	// needs TLS 1.3 in Versions; servers ignore it.
 	ECHGrease bool
 }
 
 // ClientConfig is an immutable, built client configuration, safe for
-// concurrent use. It keeps rustls's in-memory session cache, so connections
-// made from the same config resume sessions. Close releases its C handle
-// (streams already made keep working).
+// concurrent use. It keeps rustls's in-memory session cache (256 server
+// names), so connections made from the same config resume sessions
+// (Stream.HandshakeKind() == HandshakeResumed). TLS 1.3 tickets arrive
+// after the handshake: a connection stores them only once it has read
+// something from the server. Close releases its C handle (streams already
+// made keep working; new ones fail with an error saying the config is
+// closed); a cleanup releases it if the config becomes unreachable.
 type ClientConfig struct {
 	c          *cgo.ClientConfig
 	life       *configLife
@@ -70,7 +104,9 @@ type ClientConfig struct {
 }
 
 // NewClientConfig builds a client config; bad options give an *Error that
-// names the field (errors.Is(err, ErrInvalidInput)).
+// names the field and what is wrong (errors.Is(err, ErrInvalidInput); ErrCRL
+// for CRLs; ErrIO and fs.ErrNotExist and friends for unreadable files).
+// Giving no verifier is CodeNoServerCertVerifier.
 func NewClientConfig(o ClientOptions) (*ClientConfig, error) {
 	const op = "build client config"
 	spec := &cgo.ClientSpec{KeylogSlot: -1, DisableSNI: o.DisableSNI, KeylogFile: o.KeyLogFromEnv,
@@ -145,7 +181,7 @@ func NewClientConfig(o ClientOptions) (*ClientConfig, error) {
 	}
 	cc := &ClientConfig{
 		c:          c,
-		life:       newConfigLife(c.Free, spec.KeylogSlot, c.FreeServerNames),
+		life:       newConfigLife(c.Free, spec.KeylogSlot),
 		verify:     o.DangerousVerifyPeerCertificate,
 		nextProtos: append([]string(nil), o.NextProtos...),
 	}
@@ -163,7 +199,7 @@ func (c *ClientConfig) Close() error {
 	return nil
 }
 
-// NextProtos returns the configured ALPN protocols.
+// NextProtos returns a copy of the configured ALPN protocols.
 func (c *ClientConfig) NextProtos() []string { return append([]string(nil), c.nextProtos...) }
 
 func containsVersion(vs []uint16, v uint16) bool {

@@ -8,22 +8,19 @@ import (
 
 // configLife tracks the C reference a config owns and the streams made from
 // it. The C config is freed at Close (connections hold their own C
-// references). What C may still use through a connection is released only
-// when the config is closed and no stream made from it remains: the
-// key-log slot (rustls-ffi's key-log callback cannot tell configs apart)
-// and the final hook (the client config's server-name strings, which
-// rustls's session cache borrows).
+// references); the key-log slot is released only when the config is closed
+// and no stream made from it remains, since rustls-ffi's key-log callback
+// cannot tell configs apart.
 type configLife struct {
 	mu      sync.Mutex
 	free    func()
-	final   func() // may be nil
 	slot    int
 	closed  bool
 	streams int
 }
 
-func newConfigLife(free func(), slot int, final func()) *configLife {
-	return &configLife{free: free, slot: slot, final: final}
+func newConfigLife(free func(), slot int) *configLife {
+	return &configLife{free: free, slot: slot}
 }
 
 // acquire runs fn (which creates a connection from the C config) while the
@@ -60,18 +57,11 @@ func (l *configLife) close() {
 	l.maybeFinish()
 }
 
-// maybeFinish releases the slot and runs the final hook, once, when no C
-// reference to the config remains.
+// maybeFinish releases the slot, once, when no C reference to the config
+// remains.
 func (l *configLife) maybeFinish() {
-	if !l.closed || l.streams != 0 {
-		return
-	}
-	if l.slot >= 0 {
+	if l.closed && l.streams == 0 && l.slot >= 0 {
 		cgo.ReleaseKeylogSlot(l.slot)
 		l.slot = -1
-	}
-	if l.final != nil {
-		l.final()
-		l.final = nil
 	}
 }

@@ -77,7 +77,8 @@ func (p *Provider) FIPS() bool {
 }
 
 // Close releases the provider. Configs built from it keep working. Close
-// is idempotent; the provider must not be used afterwards.
+// is idempotent; afterwards the provider lists no suites and configs or
+// providers built from it fail with an error saying it is closed.
 func (p *Provider) Close() error {
 	p.once.Do(func() {
 		p.cleanup.Stop()
@@ -87,7 +88,8 @@ func (p *Provider) Close() error {
 	return nil
 }
 
-// CipherSuites lists the default provider's cipher suites.
+// CipherSuites lists the default provider's cipher suites in preference
+// order (what a config without Provider or CipherSuites offers).
 func CipherSuites() ([]CipherSuite, error) {
 	p, err := DefaultProvider()
 	if err != nil {

@@ -58,42 +58,74 @@ type ServerOptions struct {
 	GetCertificate func(*ClientHelloInfo) (*CertifiedKey, error)
 
 	// ClientAuth selects client authentication; other than NoClientCert it
-	// needs ClientCAs or ClientCAFiles.
+	// needs ClientCAs or ClientCAFiles. The verified chain is in the
+	// server Stream's ConnectionState().PeerCertificates.
 	ClientAuth ClientAuth
-	// ClientCAs is a PEM bundle of CAs that client certificates must chain to.
+	// ClientCAs is a PEM bundle of CAs that client certificates must chain
+	// to (one or more CERTIFICATE blocks; other content is an error).
 	ClientCAs []byte
-	// ClientCAFiles are PEM files of such CAs.
+	// ClientCAFiles are PEM files of such CAs, read at build time; added to
+	// ClientCAs.
 	ClientCAFiles []string
-	// ClientCRLs are PEM certificate revocation lists checked for client
-	// certificates.
+	// ClientCRLs are certificate revocation lists (each one or more PEM
+	// "X509 CRL" blocks) checked for client certificates: a revoked client
+	// certificate fails the handshake with CodeCertRevoked. They need a
+	// ClientAuth other than NoClientCert. With CRLs given, every CA that
+	// issues certificates in a client's chain needs its CRL here: a
+	// certificate whose revocation status is unknown is refused.
 	ClientCRLs [][]byte
 
 	// NextProtos are the ALPN protocols the server accepts, in its order of
-	// preference (see IgnoreClientOrder).
+	// preference: the server picks its first protocol that the client also
+	// offers. A client offering only other protocols is refused
+	// (CodeNoApplicationProtocol); a client offering none is served
+	// without ALPN. Each protocol must be 1 to 255 bytes.
 	NextProtos []string
-	// Versions are the TLS versions to enable (VersionTLS12, VersionTLS13).
+	// Versions are the TLS versions to enable: VersionTLS12, VersionTLS13
+	// or both (nil: both). Other versions are an error.
 	Versions []uint16
-	// Provider is the crypto provider (nil: the default provider).
+	// Provider is the crypto provider (nil: DefaultProvider). A closed
+	// Provider is an error.
 	Provider *Provider
-	// CipherSuites restricts the provider to these suites, in this order.
+	// CipherSuites restricts the provider to these suites (IANA IDs, the
+	// crypto/tls constants), in this order of preference. An ID the
+	// provider does not offer is an error, and at least one suite must be
+	// usable with Versions.
 	CipherSuites []uint16
-	// IgnoreClientOrder makes the server prefer its own suite order.
+	// IgnoreClientOrder makes the server choose the cipher suite by its
+	// own order of preference instead of the client's.
 	IgnoreClientOrder bool
 
-	// KeyLogWriter receives TLS secrets in NSS key log format, for
-	// debugging with Wireshark. It breaks the security of every connection.
+	// KeyLogWriter receives TLS secrets in NSS key log format (what
+	// SSLKEYLOGFILE holds: "LABEL <client random> <secret>"), one Write per
+	// line, serialized, for debugging with Wireshark. It breaks the security
+	// of every connection made with the config. At most 256 configs with a
+	// KeyLogWriter may be live at once; a config counts until it is closed
+	// (or collected) and its last stream is closed.
 	KeyLogWriter io.Writer
-	// KeyLogFromEnv writes secrets to the file named by SSLKEYLOGFILE.
+	// KeyLogFromEnv appends secrets to the file named by the SSLKEYLOGFILE
+	// environment variable as read at build time (nothing when unset).
+	// Ignored when KeyLogWriter is set.
 	KeyLogFromEnv bool
 
-	// SessionStore replaces rustls's in-memory session cache (used when nil).
+	// SessionStore replaces rustls's in-memory session cache (256 entries,
+	// used when nil) with Go code, for example to share sessions between
+	// processes. rustls-ffi has no ticket key, so every resumption goes
+	// through it: a TLS 1.2 session is Put under its session ID and looked
+	// up with Get(id, false); each TLS 1.3 ticket is a random ID whose
+	// state is Put, and resumption takes it with Get(id, true) (tickets are
+	// single-use). A Put that returns false means no ticket or session ID
+	// is issued. A SessionStore cannot be used on the ClientHello path
+	// (LazyAcceptor).
 	SessionStore SessionStore
 }
 
 // ServerConfig is an immutable, built server configuration. It is safe for
 // concurrent use by any number of connections and owns a C handle: Close
-// releases it (connections already made keep working), and a cleanup
-// releases it if the config becomes unreachable without Close.
+// releases it (streams already made, even those whose handshake has not
+// run yet, keep working; new streams fail with an ErrInvalidInput error
+// saying the config is closed), and a cleanup releases it if the config
+// becomes unreachable without Close.
 type ServerConfig struct {
 	c          *cgo.ServerConfig
 	life       *configLife
@@ -106,7 +138,9 @@ type ServerConfig struct {
 }
 
 // NewServerConfig builds a server config. Every problem with the options is
-// an *Error (errors.Is(err, ErrInvalidInput) for bad input) naming the field.
+// an *Error naming the field and what is wrong with it: errors.Is(err,
+// ErrInvalidInput) for bad input, ErrCRL for CRLs, ErrIO (and
+// fs.ErrNotExist and friends) for files that cannot be read.
 func NewServerConfig(o ServerOptions) (*ServerConfig, error) {
 	const op = "build server config"
 	if len(o.Certificates) == 0 && o.GetCertificate == nil {
@@ -171,7 +205,7 @@ func NewServerConfig(o ServerOptions) (*ServerConfig, error) {
 	}
 	sc := &ServerConfig{
 		c:          c,
-		life:       newConfigLife(c.Free, spec.KeylogSlot, nil),
+		life:       newConfigLife(c.Free, spec.KeylogSlot),
 		store:      o.SessionStore,
 		getCert:    o.GetCertificate,
 		nextProtos: append([]string(nil), o.NextProtos...),
@@ -191,7 +225,7 @@ func (c *ServerConfig) Close() error {
 	return nil
 }
 
-// NextProtos returns the configured ALPN protocols.
+// NextProtos returns a copy of the configured ALPN protocols.
 func (c *ServerConfig) NextProtos() []string { return append([]string(nil), c.nextProtos...) }
 
 func checkVersions(vs []uint16, op string) ([]uint16, error) {

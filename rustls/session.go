@@ -6,10 +6,12 @@ import (
 )
 
 // SessionStore keeps server-side TLS session state for resumption, in place
-// of rustls's built-in in-memory cache. Implementations must be safe for
-// concurrent use: rustls calls them from every connection's handshake.
-// Keys and values are opaque bytes; the slices must not be kept by Get's
-// caller nor retained by Put beyond copying.
+// of rustls's built-in in-memory cache (see ServerOptions.SessionStore for
+// when rustls calls it). Implementations must be safe for concurrent use:
+// rustls calls them from every connection's handshake, on the goroutine
+// driving it. Keys and values are opaque bytes holding secrets; Put must
+// copy what it keeps. A value larger than 65 KiB, a panic, or a value that
+// is not one rustls stored all count as a miss (a full handshake).
 type SessionStore interface {
 	// Get returns the value stored under key; with remove set, the value
 	// must also be deleted (single-use tickets).
