@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorustls/gorustls/cgo"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -198,72 +199,88 @@ func exchangeOnce(scfg *ServerConfig, ccfg *ClientConfig) error {
 }
 
 // TestConfigCleanup: configs dropped without Close are released by their
-// cleanup. Each config with a KeyLogWriter holds a key-log slot until it
-// is released, so the free slot count shows that the cleanups ran.
+// cleanup: the C config is freed and the key-log slot given back. The test
+// keeps only the configs' lifetime records, which the cleanups update.
 func TestConfigCleanup(t *testing.T) {
 	_, srv, _ := pki(t)
 	key := srv.certifiedKey(t)
 	caPEM := sharedCAPEM(t)
-	base := freeKeylogSlots()
-	require.Greater(t, base, 40)
+	var lives []*configLife
 	func() {
 		for i := 0; i < 20; i++ {
-			_, err := NewServerConfig(ServerOptions{Certificates: []*CertifiedKey{key}, KeyLogWriter: io.Discard})
+			sc, err := NewServerConfig(ServerOptions{Certificates: []*CertifiedKey{key}, KeyLogWriter: io.Discard})
 			require.NoError(t, err)
-			_, err = NewClientConfig(ClientOptions{RootCAs: caPEM, KeyLogWriter: io.Discard})
+			cc, err := NewClientConfig(ClientOptions{RootCAs: caPEM, KeyLogWriter: io.Discard})
 			require.NoError(t, err)
+			lives = append(lives, sc.life, cc.life)
 		}
 	}()
-	assert.LessOrEqual(t, freeKeylogSlots(), base, "slots are taken until the configs are released")
+	for _, l := range lives {
+		require.True(t, slotHeld(l))
+	}
 	require.Eventually(t, func() bool {
 		runtime.GC()
-		return freeKeylogSlots() == base
-	}, 10*time.Second, 10*time.Millisecond, "unreferenced configs release their slots")
+		for _, l := range lives {
+			if slotHeld(l) || !lifeClosed(l) {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, 10*time.Millisecond, "unreferenced configs are closed and give their slots back")
 
 	t.Run("a dropped config with a live stream", func(t *testing.T) {
 		rec := &lineRecorder{}
 		ccfg := clientConfig(t, nil)
 		var c, s *Stream
+		var life *configLife
 		func() {
 			scfg, err := NewServerConfig(ServerOptions{Certificates: []*CertifiedKey{key}, KeyLogWriter: rec})
 			require.NoError(t, err)
+			life = scfg.life
 			c, s = mustPair(t, scfg, ccfg)
 		}()
-		for i := 0; i < 3; i++ {
-			runtime.GC()
-		}
+		require.Eventually(t, func() bool { runtime.GC(); return lifeClosed(life) }, 10*time.Second, 10*time.Millisecond,
+			"the config is collected although its stream lives")
 		// The stream still works, and still holds the slot.
 		pingPong(t, c, s)
-		assert.Equal(t, base-1, freeKeylogSlots())
+		assert.True(t, slotHeld(life))
 		require.NoError(t, s.Close())
-		require.Eventually(t, func() bool {
-			runtime.GC()
-			return freeKeylogSlots() == base
-		}, 10*time.Second, 10*time.Millisecond)
+		assert.False(t, slotHeld(life), "given back with the last stream")
 	})
 }
 
-// TestConfigLifeFinal checks the release order configLife promises: the C
-// config is freed at close, the slot and the final hook once the last
-// stream is gone, each exactly once.
-func TestConfigLifeFinal(t *testing.T) {
-	var frees, finals int
-	l := newConfigLife(func() { frees++ }, -1, func() { finals++ })
+func lifeClosed(l *configLife) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closed
+}
+
+// TestConfigLifeRelease checks the release order configLife promises: the
+// C config is freed at close, the key-log slot once the last stream is
+// gone, each exactly once.
+func TestConfigLifeRelease(t *testing.T) {
+	slot, ok := cgo.AcquireKeylogSlot(func(string, []byte, []byte) {})
+	require.True(t, ok)
+	frees := 0
+	l := newConfigLife(func() { frees++ }, slot)
 	require.NoError(t, l.acquire(func() error { return nil }))
 	require.NoError(t, l.acquire(func() error { return nil }))
 	assert.Error(t, l.acquire(func() error { return fmt.Errorf("boom") }), "a failed start counts no stream")
 	l.close()
 	assert.Equal(t, 1, frees)
-	assert.Equal(t, 0, finals, "streams remain")
+	assert.True(t, slotHeld(l), "streams remain")
 	l.release()
-	assert.Equal(t, 0, finals)
+	assert.True(t, slotHeld(l))
 	l.release()
-	assert.Equal(t, 1, finals)
+	assert.False(t, slotHeld(l))
 	l.close()
 	assert.Equal(t, 1, frees)
-	assert.Equal(t, 1, finals)
 	err := l.acquire(func() error { t.Fatal("must not run on a closed config"); return nil })
 	assert.True(t, strings.Contains(err.Error(), "closed"))
+	// The slot is free again: it can be taken once more.
+	again, ok := cgo.AcquireKeylogSlot(func(string, []byte, []byte) {})
+	require.True(t, ok)
+	cgo.ReleaseKeylogSlot(again)
 }
 
 func TestVersionAndCipherSuites(t *testing.T) {

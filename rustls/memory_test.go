@@ -58,7 +58,7 @@ func TestConfigMemory(t *testing.T) {
 	crl := ca.crl(t)
 	clientKey := cli.certifiedKey(t)
 	rootsFile := writeTemp(t, "bundle.pem", bundle)
-	baseSlots := freeKeylogSlots()
+	baseSlots := settledFreeKeylogSlots()
 
 	churn := func(n int) {
 		for i := 0; i < n; i++ {
@@ -137,6 +137,8 @@ func TestConfigMemory(t *testing.T) {
 		configChurn, elapsed.Round(time.Millisecond), rss0>>10, rss1>>10, growth>>10, heapGrowth>>10, m0.HeapObjects, m1.HeapObjects)
 	assert.Less(t, growth, int64(20<<20), "resident memory grew with the configs")
 	assert.Less(t, heapGrowth, int64(4<<20), "the Go heap grew with the configs")
-	require.Eventually(t, func() bool { runtime.GC(); return freeKeylogSlots() == baseSlots },
+	// Other tests' dropped configs may give slots back meanwhile: at least
+	// as many are free as before.
+	require.Eventually(t, func() bool { runtime.GC(); return freeKeylogSlots() >= baseSlots },
 		10*time.Second, 10*time.Millisecond, "every key-log slot is given back")
 }

@@ -68,14 +68,14 @@ func (s *countingStore) counts() (puts, gets, takes, hits int) {
 // on the first so that a TLS 1.3 client receives its tickets, and returns
 // both pairs.
 //
-// The first connection stays open until the test ends: with the pinned
-// rustls-ffi, a client connection's server-name string must outlive it
-// (rustls's session cache keeps borrowing it) — see cgo.ClientConfig.ServerName.
+// The first connection is closed before the second starts, as clients do.
 func connectTwice(t *testing.T, scfg *ServerConfig, ccfg *ClientConfig) (first, second [2]*Stream) {
 	t.Helper()
 	c1, s1 := mustPair(t, scfg, ccfg)
 	assert.Equal(t, HandshakeFull, c1.HandshakeKind())
 	assert.False(t, c1.ConnectionState().DidResume)
+	require.NoError(t, c1.Close())
+	require.NoError(t, s1.Close())
 	c2, s2 := mustPair(t, scfg, ccfg)
 	return [2]*Stream{c1, s1}, [2]*Stream{c2, s2}
 }
