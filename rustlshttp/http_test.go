@@ -362,3 +362,26 @@ func TestTransportReconnectsAfterConnectionLoss(t *testing.T) {
 	assert.False(t, retryable(httptest.NewRequest(http.MethodPost, "/", strings.NewReader("x"))))
 	assert.True(t, retryable(httptest.NewRequest(http.MethodGet, "/", nil)))
 }
+
+func TestTransportReportsTLSFailures(t *testing.T) {
+	p := newPKI(t)
+	k, err := rustls.NewCertifiedKey(p.certPEM, p.keyPEM)
+	require.NoError(t, err)
+	defer k.Close()
+	scfg, err := rustls.NewServerConfig(rustls.ServerOptions{Certificates: []*rustls.CertifiedKey{k}, NextProtos: []string{"h2"},
+		ClientAuth: rustls.RequireAndVerifyClientCert, ClientCAs: p.caPEM})
+	require.NoError(t, err)
+	defer scfg.Close()
+	_, url := startServer(t, &Server{Config: scfg, Handler: infoHandler})
+	tr := NewTransport(p.clientConfig(t, "h2"))
+	defer tr.CloseIdleConnections()
+	_, err = (&http.Client{Transport: tr}).Get(url)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, rustls.ErrAlertReceived, "the alert, not a retry's transport error")
+
+	// An untrusted server fails the handshake with a certificate error.
+	other := newPKI(t)
+	tr2 := NewTransport(other.clientConfig(t, "h2"))
+	_, err = (&http.Client{Transport: tr2}).Get(url)
+	assert.ErrorIs(t, err, rustls.ErrCertificate)
+}

@@ -188,14 +188,16 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	addr := hostPort(req)
 	ctx := req.Context()
+	var lastErr error
+	retried := false
 	for attempt := 0; attempt < 3; {
 		if cc := t.reserveH2(addr); cc != nil {
 			resp, err := cc.RoundTrip(req)
-			if err != nil && retryable(req) {
+			if err != nil && !retried && retryable(req) && !isTLSFailure(err) {
 				if st := cc.State(); st.Closed || st.Closing {
 					// The connection went away under the request (an
 					// idle timeout, a GOAWAY): try once more on another.
-					attempt++
+					retried, lastErr = true, err
 					continue
 				}
 			}
@@ -259,6 +261,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			continue
 		}
 		return resp, err
+	}
+	if lastErr != nil {
+		return nil, lastErr
 	}
 	return nil, errors.New("rustlshttp: could not get a usable connection to " + addr)
 }
@@ -328,6 +333,14 @@ func retryable(req *http.Request) bool {
 		return req.Body == nil || req.Body == http.NoBody
 	}
 	return false
+}
+
+// isTLSFailure reports whether err is a TLS failure (an alert, a
+// certificate) rather than a lost transport: retrying would fail the same
+// way.
+func isTLSFailure(err error) bool {
+	var e *rustls.Error
+	return errors.As(err, &e) && e.Code != rustls.CodeIO && e.Code != rustls.CodeUnexpectedEOF
 }
 
 func hostPort(req *http.Request) string {

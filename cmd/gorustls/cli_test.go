@@ -265,7 +265,7 @@ func TestDemo(t *testing.T) {
 	r := runCLI(t, "", "demo")
 	require.Equal(t, 0, r.code, r.stderr+r.stdout)
 	for _, want := range []string{"HTTP/2 GET", "200 HTTP/2.0", "200 HTTP/1.1", "client=demo client", "served cert for a.demo",
-		"UnrecognisedName", "truncation caught", "crypto/tls client: 200 HTTP/2.0"} {
+		"UnrecognisedName", "received fatal alert: CertificateRequired", "truncation caught", "crypto/tls client: 200 HTTP/2.0"} {
 		assert.Contains(t, r.stdout, want)
 	}
 }
