@@ -39,9 +39,9 @@ func tuneBuffers(cs ...net.Conn) {
 // transport) and waits for it.
 func (p *Pair) DrainRaw() (stop func()) {
 	done := make(chan struct{})
+	buf := make([]byte, 256<<10) // here, not in the goroutine: callers count allocations
 	go func() {
 		defer close(done)
-		buf := make([]byte, 256<<10)
 		for {
 			if _, err := p.RawServer.Read(buf); err != nil {
 				return

@@ -18,6 +18,8 @@ func formatValue(v float64) string {
 		return fmt.Sprintf("%.0f", v)
 	case math.Abs(v) >= 10:
 		return fmt.Sprintf("%.1f", v)
+	case math.Abs(v) < 0.01:
+		return fmt.Sprintf("%.1e", v) // rare events: allocations per op
 	default:
 		return fmt.Sprintf("%.2f", v)
 	}
