@@ -385,3 +385,21 @@ func TestTransportReportsTLSFailures(t *testing.T) {
 	_, err = (&http.Client{Transport: tr2}).Get(url)
 	assert.ErrorIs(t, err, rustls.ErrCertificate)
 }
+
+// A plain http.Server over rustls.Listener serves HTTP/1.1 with
+// Request.TLS filled (net/http asks the Stream for its ConnectionState).
+func TestPlainHTTPServerOverRustlsListener(t *testing.T) {
+	p := newPKI(t)
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ln := rustls.NewListener(inner, p.serverConfig(t, "http/1.1"), rustls.StreamOptions{})
+	srv := &http.Server{Handler: infoHandler, ErrorLog: log.New(io.Discard, "", 0)}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	_, port, _ := net.SplitHostPort(inner.Addr().String())
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.pool, NextProtos: []string{"http/1.1"}}}}
+	defer c.CloseIdleConnections()
+	resp, body := get(t, c, "https://localhost:"+port+"/", "plain")
+	assert.Equal(t, "HTTP/1.1", resp.Proto)
+	assert.Equal(t, "HTTP/1.1 http/1.1 localhost 304 plain", body)
+}
