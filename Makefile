@@ -4,6 +4,7 @@
 #   make test               every test (builds librustls first)
 #   make bench              gorustls vs crypto/tls benchmarks
 #   make fuzz               long fuzzing runs
+#   make asan               cgo and librustls tests under AddressSanitizer (clang)
 #   make librustls          only the Rust build
 #   RUSTLS=system           use a librustls 0.15.x already on PKG_CONFIG_PATH
 #   PROVIDER=ring           build and use the ring provider instead of aws-lc-rs
@@ -83,6 +84,14 @@ bench: $(LIBDEP)
 fuzz: $(LIBDEP)
 	@for t in FuzzServerAccept FuzzClientConnect FuzzClientHello; do \
 	  $(GO) test $(GOTAGS) ./rustls -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) || exit 1; done
+
+# AddressSanitizer and LeakSanitizer over the cgo shims, the Go/C boundary
+# and every allocation librustls makes (go test -asan needs clang; librustls
+# is not instrumented itself, but its malloc and free go through ASan).
+# ASAN_RUN narrows the tests (a -run pattern).
+ASAN_RUN ?= .
+asan: $(LIBDEP)
+	CC=clang $(GO) test $(GOTAGS) -asan -count=1 -timeout 20m -run '$(ASAN_RUN)' ./cgo ./rustls
 
 clean:
 	rm -rf build/out build/target
