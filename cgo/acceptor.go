@@ -94,7 +94,7 @@ func (a *Accepted) IntoConn(cfg *ServerConfig) (*Conn, *Alert, error) {
 	if r != ResultOK {
 		return nil, alert, &Error{Code: r, Op: "start server connection from ClientHello"}
 	}
-	return &Conn{p: c}, alert, nil
+	return newConn(c), alert, nil
 }
 
 // Free releases the accepted hello; later calls do nothing.

@@ -7,6 +7,7 @@ package cgo
 import "C"
 
 import (
+	"sync"
 	"sync/atomic"
 	"unsafe"
 )
@@ -18,6 +19,58 @@ var calls atomic.Uint64
 // Calls returns how many data-path C calls all Conns have made so far. Tests
 // use it to check the budget of one cgo call per steady-state Read or Write.
 func Calls() uint64 { return calls.Load() }
+
+// live counts connections made and not yet freed.
+var live atomic.Int64
+
+// LiveConns returns how many C connections exist (made and not yet freed),
+// for leak tests.
+func LiveConns() int64 { return live.Load() }
+
+func newConn(p *C.struct_rustls_connection) *Conn {
+	live.Add(1)
+	return &Conn{p: p}
+}
+
+// serverNames interns client server names in C memory for the life of the
+// process.
+//
+// rustls-ffi 0.15.3 (rustls_client_connection_new) parses the name into a
+// ServerName that borrows the C string as if it were 'static, and rustls
+// clones that borrowed name into the client config's session cache (the
+// key-exchange hint stored on every handshake, TLS 1.3 tickets, TLS 1.2
+// sessions), which outlives the connection. Freeing the string when the
+// connection ends leaves dangling keys in a cache that every later
+// connection made from the config hashes and compares: a use after free
+// that shows up as crashes under load. So a name is never freed: each
+// distinct server name costs its length in C memory until exit.
+var serverNames struct {
+	sync.Mutex
+	m     map[string]*C.char
+	extra []*C.char // duplicates made by racing first uses, also kept
+}
+
+func lookupName(name string) *C.char {
+	serverNames.Lock()
+	defer serverNames.Unlock()
+	return serverNames.m[name]
+}
+
+// keepName records a C copy of name that rustls now references.
+func keepName(name string, cs *C.char) {
+	serverNames.Lock()
+	defer serverNames.Unlock()
+	if serverNames.m == nil {
+		serverNames.m = map[string]*C.char{}
+	}
+	if old, ok := serverNames.m[name]; ok {
+		if old != cs {
+			serverNames.extra = append(serverNames.extra, cs)
+		}
+		return
+	}
+	serverNames.m[name] = cs
+}
 
 // IO is the result of one batched connection call.
 type IO struct {
@@ -44,22 +97,27 @@ func toIO(r C.gr_io) IO {
 // caller serializes every method call, and Free must not race any of them.
 type Conn struct {
 	p *C.struct_rustls_connection
-	// name is the client's server name. rustls-ffi 0.15.3 keeps a borrowed
-	// pointer to it for the connection's whole life (it is read again when
-	// the server's certificate is verified and for the session cache), so it
-	// is freed only after the connection.
-	name *C.char
 }
 
-// NewClientConn starts a client connection to serverName.
+// NewClientConn starts a client connection to serverName. The name is kept
+// in C memory for the life of the process (see serverNames).
 func NewClientConn(cfg *ClientConfig, serverName string) (*Conn, error) {
-	cs := C.CString(serverName)
+	cs := lookupName(serverName)
+	fresh := cs == nil
+	if fresh {
+		cs = C.CString(serverName)
+	}
 	var c *C.struct_rustls_connection
 	if r := uint32(C.rustls_client_connection_new(cfg.p, cs, &c)); r != ResultOK {
-		C.free(unsafe.Pointer(cs))
+		if fresh {
+			C.free(unsafe.Pointer(cs)) // rejected: rustls kept no reference
+		}
 		return nil, &Error{Code: r, Op: "start client connection", Detail: "server name " + quote(serverName)}
 	}
-	return &Conn{p: c, name: cs}, nil
+	if fresh {
+		keepName(serverName, cs)
+	}
+	return newConn(c), nil
 }
 
 // NewServerConn starts a server connection.
@@ -68,7 +126,7 @@ func NewServerConn(cfg *ServerConfig) (*Conn, error) {
 	if r := uint32(C.rustls_server_connection_new(cfg.p, &c)); r != ResultOK {
 		return nil, &Error{Code: r, Op: "start server connection"}
 	}
-	return &Conn{p: c}, nil
+	return newConn(c), nil
 }
 
 // Valid reports whether the connection has not been freed.
@@ -79,10 +137,7 @@ func (c *Conn) Free() {
 	if c.p != nil {
 		C.rustls_connection_free(c.p)
 		c.p = nil
-	}
-	if c.name != nil {
-		C.free(unsafe.Pointer(c.name))
-		c.name = nil
+		live.Add(-1)
 	}
 }
 
