@@ -6,6 +6,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -397,4 +399,72 @@ func TestServerConfigNoSuitableCertificate(t *testing.T) {
 	require.Error(t, r.clientErr)
 	assert.Contains(t, r.clientErr.Error(), "access denied")
 	requireCode(t, r.serverErr, CodeGeneral)
+}
+
+// errNoSuchSite is what the test's GetCertificate returns for unknown names.
+var errNoSuchSite = errors.New("no certificate for this site")
+
+// TestServerConfigGetCertificate picks the certificate per connection from
+// the ClientHello.
+func TestServerConfigGetCertificate(t *testing.T) {
+	ca := newTestCA(t, "SNI CA")
+	a := ca.leaf(t, leafOpts{}, "a.test")
+	b := ca.leaf(t, leafOpts{alg: "ed25519"}, "b.test")
+	keyA, keyB := a.certifiedKey(t), b.certifiedKey(t)
+	var mu sync.Mutex
+	var seen []*ClientHelloInfo
+	scfg, err := NewServerConfig(ServerOptions{NextProtos: []string{"h2"}, GetCertificate: func(h *ClientHelloInfo) (*CertifiedKey, error) {
+		mu.Lock()
+		seen = append(seen, h)
+		mu.Unlock()
+		switch h.ServerName {
+		case "a.test":
+			return keyA, nil
+		case "b.test":
+			return keyB, nil
+		case "nil.test":
+			return nil, nil
+		case "panic.test":
+			panic("GetCertificate bug")
+		}
+		return nil, errNoSuchSite
+	}})
+	require.NoError(t, err)
+	defer scfg.Close()
+	ccfg := clientConfig(t, func(o *ClientOptions) { o.RootCAs = ca.certPEM; o.NextProtos = []string{"h2", "x"} })
+
+	for _, tc := range []struct {
+		name string
+		leaf *testLeaf
+	}{{"a.test", a}, {"b.test", b}} {
+		c, s := tryPair(t, scfg, ccfg, tc.name)
+		require.NoError(t, c.err)
+		require.NoError(t, s.err)
+		pingPong(t, c.s, s.s)
+		assert.True(t, c.s.ConnectionState().PeerCertificates[0].Equal(tc.leaf.cert))
+		assert.Equal(t, tc.name, s.s.ConnectionState().ServerName)
+	}
+	mu.Lock()
+	require.Len(t, seen, 2)
+	assert.Equal(t, []string{"h2", "x"}, seen[0].SupportedProtos)
+	assert.NotEmpty(t, seen[0].SignatureSchemes)
+	mu.Unlock()
+
+	t.Run("an error refuses the connection and is reachable", func(t *testing.T) {
+		c, s := tryPair(t, scfg, ccfg, "unknown.test")
+		require.Error(t, s.err)
+		assert.ErrorIs(t, s.err, errNoSuchSite)
+		var e *Error
+		require.ErrorAs(t, s.err, &e)
+		assert.Error(t, c.err)
+		assert.ErrorIs(t, c.err, ErrAlertReceived)
+	})
+	for _, name := range []string{"nil.test", "panic.test"} {
+		t.Run(name, func(t *testing.T) {
+			c, s := tryPair(t, scfg, ccfg, name)
+			var e *Error
+			require.ErrorAs(t, s.err, &e)
+			assert.ErrorIs(t, c.err, ErrAlertReceived)
+		})
+	}
 }
