@@ -321,3 +321,30 @@ func TestVersionAndCipherSuites(t *testing.T) {
 func listenLoopback() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
 
 func dialLoopback(ln net.Listener) (net.Conn, error) { return net.Dial("tcp", ln.Addr().String()) }
+
+// TestConfigImmutable: changing the options after the build changes nothing.
+func TestConfigImmutable(t *testing.T) {
+	ca, srv, _ := pki(t)
+	sProtos := []string{"a", "b"}
+	cProtos := []string{"b"}
+	roots := append([]byte(nil), ca.certPEM...)
+	so := ServerOptions{Certificates: []*CertifiedKey{srv.certifiedKey(t)}, NextProtos: sProtos}
+	co := ClientOptions{RootCAs: roots, NextProtos: cProtos}
+	scfg, err := NewServerConfig(so)
+	require.NoError(t, err)
+	defer scfg.Close()
+	ccfg, err := NewClientConfig(co)
+	require.NoError(t, err)
+	defer ccfg.Close()
+
+	sProtos[1], cProtos[0] = "z", "z"
+	for i := range roots {
+		roots[i] = 0
+	}
+	so.Certificates[0] = nil
+	c, s := mustPair(t, scfg, ccfg)
+	assert.Equal(t, "b", c.ConnectionState().NegotiatedProtocol)
+	assert.Equal(t, "b", s.ConnectionState().NegotiatedProtocol)
+	assert.Equal(t, []string{"a", "b"}, scfg.NextProtos())
+	assert.Equal(t, []string{"b"}, ccfg.NextProtos())
+}
