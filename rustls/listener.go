@@ -2,6 +2,7 @@ package rustls
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"sync"
@@ -17,7 +18,9 @@ const DefaultHandshakeTimeout = 10 * time.Second
 // Read or Write (bounded by StreamOptions.HandshakeTimeout) or on an
 // explicit Stream.Handshake. A slow or silent client therefore never blocks
 // the accept loop. Streams from a Listener are write-through: each Write is
-// sent at once, as on a plain net.Conn.
+// sent at once, as on a plain net.Conn. An http.Server can serve it
+// directly (HTTP/1.1, with Request.TLS filled); rustlshttp.Server adds
+// HTTP/2.
 type Listener struct {
 	inner net.Listener
 	acc   *Acceptor
@@ -50,13 +53,33 @@ func listenerOptions(opts StreamOptions) StreamOptions {
 	return opts
 }
 
-// Accept waits for the next transport connection and returns it wrapped in
-// a *Stream whose handshake has not run yet.
+// Accept waits for the next transport connection and returns it as a
+// *ListenerConn, whose handshake has not run yet.
 func (l *Listener) Accept() (net.Conn, error) {
-	return l.AcceptStream()
+	s, err := l.AcceptStream()
+	if err != nil {
+		return nil, err
+	}
+	return &ListenerConn{Stream: s}, nil
 }
 
-// AcceptStream is Accept with the concrete type.
+// ListenerConn is what Listener.Accept returns: the connection's *Stream,
+// except that ConnectionState first completes the handshake (bounded by
+// the handshake timeout). net/http's server asks a connection for its
+// state before any Read, so without this Request.TLS would be empty.
+type ListenerConn struct {
+	*Stream
+}
+
+// ConnectionState runs the handshake if it has not run yet, then returns
+// the negotiated parameters (a zero state if the handshake failed; the
+// next Read or Write reports why).
+func (c *ListenerConn) ConnectionState() tls.ConnectionState {
+	_ = c.Stream.ensureHandshake()
+	return c.Stream.ConnectionState()
+}
+
+// AcceptStream is Accept returning the *Stream itself.
 func (l *Listener) AcceptStream() (*Stream, error) {
 	c, err := l.inner.Accept()
 	if err != nil {
@@ -179,6 +202,9 @@ func (l *LazyListener) AcceptStream() (*Stream, error) {
 		}
 		l.errMu.Lock()
 		defer l.errMu.Unlock()
+		if l.err == nil {
+			return nil, net.ErrClosed
+		}
 		return nil, l.err
 	}
 }
