@@ -232,7 +232,7 @@ func serverOptionsFromTLS(c *tls.Config, x *FromTLSOptions) (ServerOptions, erro
 	default:
 		return o, unsupportedField("ClientAuth", c.ClientAuth.String()+" accepts unverified client certificates; rustls verifies every certificate it asks for (use VerifyClientCertIfGiven or RequireAndVerifyClientCert)")
 	}
-	if o.ClientAuth != NoClientCert || c.ClientCAs != nil {
+	if o.ClientAuth != NoClientCert { // crypto/tls ignores ClientCAs otherwise
 		var xp []byte
 		if x != nil {
 			xp = x.ClientCAsPEM

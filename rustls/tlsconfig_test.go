@@ -71,6 +71,12 @@ func TestServerConfigFromTLSRefusedFields(t *testing.T) {
 	}
 	_, err := ServerConfigFromTLS(nil, nil)
 	assert.ErrorIs(t, err, ErrInvalidInput)
+	// ClientCAs without client authentication is unused, as in crypto/tls.
+	c := base()
+	c.ClientCAs = x509.NewCertPool()
+	sc, err := ServerConfigFromTLS(c, nil)
+	require.NoError(t, err)
+	sc.Close()
 }
 
 func TestClientConfigFromTLSRefusedFields(t *testing.T) {
