@@ -459,3 +459,38 @@ func TestStreamFallible(t *testing.T) {
 		assert.ErrorIs(t, err, ErrInvalidInput)
 	})
 }
+
+// TestStreamResumptionNamesOutliveConnections: rustls keeps the client's
+// server name (borrowed from the string gorustls hands it) in the config's
+// session cache after the connection ends. If that string were freed with
+// the connection, its memory would be reused (here by the next
+// connection's name) and the cache entry for the first name would no
+// longer match: resumption would silently stop working, or worse.
+func TestStreamResumptionNamesOutliveConnections(t *testing.T) {
+	ca, _, _ := pki(t)
+	leaf := ca.leaf(t, leafOpts{}, "aaaa.test", "bbbb.test")
+	scfg := serverConfig(t, func(o *ServerOptions) { o.Certificates = []*CertifiedKey{leaf.certifiedKey(t)} })
+	ccfg := clientConfig(t, nil)
+	for round := 0; round < 5; round++ {
+		// A ticket for aaaa.test, then the connection ends.
+		c, s, cerr, serr := handshakePair(t, scfg, ccfg, "aaaa.test", StreamOptions{}, StreamOptions{})
+		require.NoError(t, cerr)
+		require.NoError(t, serr)
+		echoPair(t, c, s, 10)
+		c.Close()
+		s.Close()
+		// Another name of the same length, kept open.
+		b, bs, cerr, serr := handshakePair(t, scfg, ccfg, "bbbb.test", StreamOptions{}, StreamOptions{})
+		require.NoError(t, cerr)
+		require.NoError(t, serr)
+		echoPair(t, b, bs, 10)
+		// aaaa.test again: it must resume.
+		c, s, cerr, serr = handshakePair(t, scfg, ccfg, "aaaa.test", StreamOptions{}, StreamOptions{})
+		require.NoError(t, cerr)
+		require.NoError(t, serr)
+		echoPair(t, c, s, 10)
+		assert.True(t, c.ConnectionState().DidResume, "round %d", round)
+		b.Close()
+		bs.Close()
+	}
+}
