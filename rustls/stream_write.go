@@ -5,7 +5,6 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/gorustls/gorustls/cgo"
 )
@@ -270,15 +269,6 @@ func (s *Stream) KeyUpdate() error {
 	}
 	h.end = r.Out
 	return s.flushLocked()
-}
-
-// withWriteDeadline runs fn with the transport's write deadline set to at
-// most d from now, then restores the caller's deadline.
-func (s *Stream) withWriteDeadline(d time.Duration, fn func() error) error {
-	_ = s.conn.SetWriteDeadline(time.Now().Add(d))
-	err := fn()
-	_ = s.conn.SetWriteDeadline(fromUnixNano(s.writeDeadline.Load()))
-	return err
 }
 
 // ReadFrom reads r until io.EOF or an error and writes what it reads, using
