@@ -51,6 +51,9 @@ type Server struct {
 	h2       *http2.Server
 	ch       *chanListener
 	h1done   chan struct{}
+	// stopHS aborts the handshakes in progress on Close and Shutdown.
+	hsCtx  context.Context
+	stopHS context.CancelFunc
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -92,6 +95,7 @@ func (s *Server) init(addr net.Addr) error {
 		s.h1done = make(chan struct{})
 		s.listeners = map[net.Listener]struct{}{}
 		s.h2conns = map[*rustls.Stream]struct{}{}
+		s.hsCtx, s.stopHS = context.WithCancel(context.Background())
 		go func() {
 			defer close(s.h1done)
 			_ = h1.Serve(s.ch)
@@ -182,7 +186,7 @@ func (s *Server) handle(raw net.Conn) {
 	defer s.wg.Done()
 	opts := s.options()
 	sc := &sniffConn{Conn: raw}
-	ctx, cancel := context.WithTimeout(context.Background(), opts.HandshakeTimeout)
+	ctx, cancel := context.WithTimeout(s.hsCtx, opts.HandshakeTimeout)
 	var st *rustls.Stream
 	var err error
 	if s.Lazy != nil {
@@ -240,6 +244,9 @@ func (s *Server) serveH2(st *rustls.Stream) {
 func (s *Server) closeListeners() {
 	s.mu.Lock()
 	s.closed = true
+	if s.stopHS != nil {
+		s.stopHS()
+	}
 	for ln := range s.listeners {
 		_ = ln.Close()
 	}

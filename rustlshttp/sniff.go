@@ -33,6 +33,14 @@ func (c *sniffConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
+// CloseWrite half-closes the transport when it can (*net.TCPConn does).
+func (c *sniffConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
 // looksLikeHTTP reports whether b starts like an HTTP/1 request line: a
 // TLS record starts with a content type byte of 20-24, never a letter.
 func looksLikeHTTP(b []byte) bool {

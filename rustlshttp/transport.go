@@ -54,6 +54,7 @@ type Transport struct {
 	proto   map[string]string              // last protocol a host:port chose
 	pending map[string][]*rustls.Stream    // dialed for HTTP/1.1, not yet taken
 	dialing map[string]chan struct{}       // closed when a host's dial ends
+	h2c     map[*http2.ClientConn]*h2Conn
 }
 
 // errUseH2 tells the HTTP/1.1 path that a fresh connection chose h2.
@@ -87,6 +88,7 @@ func (t *Transport) init() {
 		t.proto = map[string]string{}
 		t.pending = map[string][]*rustls.Stream{}
 		t.dialing = map[string]chan struct{}{}
+		t.h2c = map[*http2.ClientConn]*h2Conn{}
 	})
 }
 
@@ -133,7 +135,7 @@ func (t *Transport) dialHTTP1(ctx context.Context, network, addr string) (net.Co
 		return nil, err
 	}
 	if s.ConnectionState().NegotiatedProtocol == http2.NextProtoTLS {
-		if err := t.addH2(addr, s); err != nil {
+		if _, err := t.addH2(addr, s, false); err != nil {
 			return nil, err
 		}
 		return nil, errUseH2
@@ -141,17 +143,24 @@ func (t *Transport) dialHTTP1(ctx context.Context, network, addr string) (net.Co
 	return s, nil
 }
 
-func (t *Transport) addH2(addr string, s *rustls.Stream) error {
-	cc, err := t.t2.NewClientConn(s)
+// addH2 makes an HTTP/2 client connection over s and pools it; when
+// reserve is set it also reserves a stream on it for the caller.
+func (t *Transport) addH2(addr string, s *rustls.Stream, reserve bool) (*http2.ClientConn, error) {
+	hc := &h2Conn{Stream: s}
+	cc, err := t.t2.NewClientConn(hc)
 	if err != nil {
 		_ = s.Close()
-		return err
+		return nil, err
 	}
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	t.h2[addr] = append(t.h2[addr], cc)
+	t.h2c[cc] = hc
 	t.proto[addr] = http2.NextProtoTLS
-	t.mu.Unlock()
-	return nil
+	if reserve && !cc.ReserveNewRequest() {
+		return nil, nil
+	}
+	return cc, nil
 }
 
 // reserveH2 returns an HTTP/2 connection to addr with a stream reserved,
@@ -172,9 +181,69 @@ func (t *Transport) reserveH2(addr string) *http2.ClientConn {
 			got = cc
 		}
 	}
+	for _, cc := range conns[len(live):] {
+		delete(t.h2c, cc)
+	}
 	clear(conns[len(live):])
 	t.h2[addr] = live
 	return got
+}
+
+// h2Err replaces err with the rustls error that broke cc's connection (an
+// alert, a certificate, a transport failure), if any: x/net/http2 only
+// reports that the connection was lost.
+func (t *Transport) h2Err(cc *http2.ClientConn, err error) error {
+	if err == nil {
+		return nil
+	}
+	t.mu.Lock()
+	hc := t.h2c[cc]
+	t.mu.Unlock()
+	if hc != nil {
+		var e *rustls.Error
+		if cause := hc.firstErr(); errors.As(cause, &e) {
+			return cause
+		}
+	}
+	return err
+}
+
+// h2Conn remembers the first error of the Stream under an HTTP/2
+// connection.
+type h2Conn struct {
+	*rustls.Stream
+	mu  sync.Mutex
+	err error
+}
+
+func (c *h2Conn) Read(p []byte) (int, error) {
+	n, err := c.Stream.Read(p)
+	if err != nil {
+		c.note(err)
+	}
+	return n, err
+}
+
+func (c *h2Conn) Write(p []byte) (int, error) {
+	n, err := c.Stream.Write(p)
+	if err != nil {
+		c.note(err)
+	}
+	return n, err
+}
+
+func (c *h2Conn) note(err error) {
+	c.mu.Lock()
+	if c.err == nil {
+		c.err = err
+	}
+	c.mu.Unlock()
+}
+
+func (c *h2Conn) firstErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
 }
 
 // RoundTrip sends req over HTTP/2 or HTTP/1.1, whichever the server chose.
@@ -193,6 +262,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	for attempt := 0; attempt < 3; {
 		if cc := t.reserveH2(addr); cc != nil {
 			resp, err := cc.RoundTrip(req)
+			err = t.h2Err(cc, err)
 			if err != nil && !retried && retryable(req) && !isTLSFailure(err) {
 				if st := cc.State(); st.Closed || st.Closing {
 					// The connection went away under the request (an
@@ -243,10 +313,15 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 		if s.ConnectionState().NegotiatedProtocol == http2.NextProtoTLS {
-			err := t.addH2(addr, s)
+			cc, err := t.addH2(addr, s, true)
 			finish()
 			if err != nil {
 				return nil, err
+			}
+			if cc != nil {
+				// A fresh connection: its error is the answer, no retry.
+				resp, err := cc.RoundTrip(req)
+				return resp, t.h2Err(cc, err)
 			}
 			continue
 		}
@@ -312,6 +387,7 @@ func (t *Transport) CloseIdleConnections() {
 		for _, cc := range conns {
 			if cc.State().StreamsActive == 0 && cc.State().StreamsReserved == 0 {
 				idle = append(idle, cc)
+				delete(t.h2c, cc)
 			} else {
 				live = append(live, cc)
 			}
