@@ -179,6 +179,13 @@ func (s *Stream) Flush() error {
 			return err
 		}
 	}
+	// Counted as a write: Close then closes at once instead of waiting
+	// for a Flush that is stuck on a peer that does not read.
+	s.activeWrites.Add(1)
+	defer s.activeWrites.Add(-1)
+	if s.closed.Load() {
+		return closedErr("flush")
+	}
 	h := &s.out
 	h.mu.Lock()
 	defer s.unlockOut()
@@ -221,6 +228,11 @@ func (s *Stream) CloseWrite() error {
 	if err := s.ensureHandshake(); err != nil {
 		return err
 	}
+	s.activeWrites.Add(1)
+	defer s.activeWrites.Add(-1)
+	if s.closed.Load() {
+		return closedErr("close write")
+	}
 	h := &s.out
 	h.mu.Lock()
 	if h.err != nil {
@@ -248,6 +260,11 @@ func (s *Stream) CloseWrite() error {
 func (s *Stream) KeyUpdate() error {
 	if err := s.ensureHandshake(); err != nil {
 		return err
+	}
+	s.activeWrites.Add(1)
+	defer s.activeWrites.Add(-1)
+	if s.closed.Load() {
+		return closedErr("key update")
 	}
 	h := &s.out
 	h.mu.Lock()
