@@ -341,6 +341,28 @@ func TestStreamCloseUnblocks(t *testing.T) {
 		}
 		assert.Less(t, time.Since(start), 2*time.Second)
 	})
+	t.Run("blocked Flush", func(t *testing.T) {
+		c, s := rustlsPair(t, serverConfig(t, nil), clientConfig(t, nil), StreamOptions{}, StreamOptions{CloseTimeout: 10 * time.Second})
+		// Small socket buffers (no autotuning): the Flush stays stuck.
+		require.NoError(t, c.NetConn().(*net.TCPConn).SetWriteBuffer(32<<10))
+		require.NoError(t, s.NetConn().(*net.TCPConn).SetReadBuffer(32<<10))
+		c.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
+		_, err := c.Write(make([]byte, 64<<20)) // the peer never reads
+		require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+		c.SetWriteDeadline(time.Time{})
+		done := make(chan error, 1)
+		go func() { done <- c.Flush() }()
+		time.Sleep(100 * time.Millisecond)
+		start := time.Now()
+		c.Close()
+		select {
+		case err := <-done:
+			assert.ErrorIs(t, err, net.ErrClosed)
+		case <-time.After(2 * time.Second):
+			t.Fatal("Flush still blocked after Close")
+		}
+		assert.Less(t, time.Since(start), 2*time.Second, "Close waited for the stuck Flush")
+	})
 	t.Run("Close bounded when close_notify cannot be sent", func(t *testing.T) {
 		c, _ := rustlsPair(t, serverConfig(t, nil), clientConfig(t, nil), StreamOptions{}, StreamOptions{CloseTimeout: 100 * time.Millisecond})
 		c.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
