@@ -31,8 +31,10 @@ type StartHandshake struct {
 }
 
 // ReadClientHello reads and parses the ClientHello from conn, bounded by
-// ctx. Malformed input gets an *Error (after rustls's alert is sent); the
-// caller keeps ownership of conn either way.
+// ctx (through conn's deadlines, which are cleared afterwards when ctx can
+// end). Malformed input gets an *Error (after rustls's alert is sent); a
+// peer that closes early gets one matching io.ErrUnexpectedEOF; the caller
+// keeps ownership of conn either way.
 func ReadClientHello(ctx context.Context, conn net.Conn) (*StartHandshake, error) {
 	const op = "read ClientHello"
 	if err := ctx.Err(); err != nil {
