@@ -21,8 +21,12 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// binary is the gorustls command built once for the tests.
-var binary string
+// binary is the gorustls command built once for the tests, with
+// buildTags (set for the ring provider build).
+var (
+	binary    string
+	buildTags []string
+)
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "gorustls-cli-test")
@@ -31,7 +35,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "gorustls")
-	build := exec.Command("go", "build", "-o", binary, ".")
+	build := exec.Command("go", append(append([]string{"build"}, buildTags...), "-o", binary, ".")...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building gorustls:", err)
