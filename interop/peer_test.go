@@ -3,7 +3,6 @@ package interop
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"net"
 	"os/exec"
@@ -200,5 +199,3 @@ func startServerPeer(t testing.TB, ready string, mk func(port int) peerSpec) (*p
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
-
-var _ = fmt.Sprintf

@@ -124,11 +124,10 @@ func echoServe(s *Stream) {
 }
 
 func TestHostileByteAtATime(t *testing.T) {
-	scfg, ccfg := serverConfig(t, nil), clientConfig(t, nil)
+	scfg := serverConfig(t, nil)
 	for _, v := range []uint16{VersionTLS12, VersionTLS13} {
 		t.Run(versionName(v), func(t *testing.T) {
 			ccfg := clientConfig(t, func(o *ClientOptions) { o.Versions = []uint16{v} })
-			_ = ccfg
 			// The client writes and reads one byte per system call; so
 			// does the server (its transport is wrapped too).
 			cc, sc := tcpPair(t)
@@ -157,7 +156,6 @@ func TestHostileByteAtATime(t *testing.T) {
 		go echoServe(o.s)
 		echoCheck(t, gc, nil, 3000)
 	})
-	_ = ccfg
 }
 
 // splitProxy forwards between a and b in random chunk sizes (1 byte to
@@ -355,7 +353,7 @@ func TestHostileSecondClientHello(t *testing.T) {
 	}
 }
 
-// stallProxy forwards the first n records from src to dst, then forwards
+// stallAfterRecords forwards the first n records from src to dst, then forwards
 // nothing more (and keeps the connection open).
 func stallAfterRecords(src, dst net.Conn, n int) {
 	br := bufio.NewReader(src)
@@ -376,7 +374,7 @@ func stallAfterRecords(src, dst net.Conn, n int) {
 }
 
 func TestHostileStalls(t *testing.T) {
-	scfg, ccfg := serverConfig(t, nil), clientConfig(t, nil)
+	scfg := serverConfig(t, nil)
 	const limit = 300 * time.Millisecond
 	for _, v := range []uint16{VersionTLS12, VersionTLS13} {
 		ccfg := clientConfig(t, func(o *ClientOptions) { o.Versions = []uint16{v} })
@@ -431,7 +429,6 @@ func TestHostileStalls(t *testing.T) {
 			}
 		}
 	}
-	_ = ccfg
 	t.Run("deadline instead of context", func(t *testing.T) {
 		cc, sc := tcpPair(t)
 		defer cc.Close()
@@ -498,8 +495,7 @@ func TestHostileResetMidRecord(t *testing.T) {
 func TestHostileCloseDuringBlockedIO(t *testing.T) {
 	scfg, ccfg := serverConfig(t, nil), clientConfig(t, nil)
 	t.Run("Read", func(t *testing.T) {
-		c, s := rustlsPair(t, scfg, ccfg, StreamOptions{}, StreamOptions{})
-		_ = c
+		_, s := rustlsPair(t, scfg, ccfg, StreamOptions{}, StreamOptions{})
 		errc := make(chan error, 1)
 		go func() {
 			_, err := s.Read(make([]byte, 10))
@@ -516,8 +512,9 @@ func TestHostileCloseDuringBlockedIO(t *testing.T) {
 		}
 	})
 	t.Run("Write", func(t *testing.T) {
-		c, s := rustlsPair(t, scfg, ccfg, StreamOptions{}, StreamOptions{})
-		_ = c // never reads: the server's Write fills the socket buffers
+		// The client never reads: the server's Write fills the socket
+		// buffers and blocks.
+		_, s := rustlsPair(t, scfg, ccfg, StreamOptions{}, StreamOptions{})
 		errc := make(chan error, 1)
 		go func() {
 			buf := make([]byte, 1<<20)
