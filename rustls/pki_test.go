@@ -13,6 +13,7 @@ import (
 	"encoding/pem"
 	"math/big"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -170,6 +171,7 @@ func pemBlock(typ string, der []byte) []byte {
 
 // shared PKI for most tests, made once.
 var (
+	sharedMu     sync.Mutex
 	sharedCA     *testCA
 	sharedServer *testLeaf
 	sharedClient *testLeaf
@@ -177,6 +179,8 @@ var (
 
 func pki(t testing.TB) (*testCA, *testLeaf, *testLeaf) {
 	t.Helper()
+	sharedMu.Lock()
+	defer sharedMu.Unlock()
 	if sharedCA == nil {
 		sharedCA = newTestCA(t, "gorustls test CA")
 		sharedServer = sharedCA.leaf(t, leafOpts{}, "localhost", "127.0.0.1", "example.test")
