@@ -20,6 +20,11 @@ var calls atomic.Uint64
 // use it to check the budget of one cgo call per steady-state Read or Write.
 func Calls() uint64 { return calls.Load() }
 
+// FlagNewOutput is set by Read when the call queued records for the peer
+// (alerts, KeyUpdate replies, tickets) while nothing was queued before; it
+// leaves alone what a writer has buffered and not flushed yet.
+const FlagNewOutput = uint32(C.GR_NEW_OUTPUT)
+
 // live counts connections made and not yet freed.
 var live atomic.Int64
 
@@ -221,6 +226,11 @@ func (c *Conn) Flags() uint32 {
 		f |= FlagHandshaking
 	}
 	return f
+}
+
+// ProtocolVersion returns the negotiated TLS version (0 before it is known).
+func (c *Conn) ProtocolVersion() uint16 {
+	return uint16(C.rustls_connection_get_protocol_version(c.p))
 }
 
 // State is the negotiated parameters of a connection.

@@ -101,6 +101,7 @@ gr_io gr_conn_read(struct rustls_connection *conn, uint8_t *buf, size_t cap,
 	gr_io r = {0};
 	gr_src src = {in, in_len, 0};
 	size_t total = 0;
+	int queued = rustls_connection_wants_write(conn);
 	r.result = RUSTLS_RESULT_OK;
 	while (total < cap) {
 		size_t n = 0;
@@ -158,6 +159,7 @@ gr_io gr_conn_read(struct rustls_connection *conn, uint8_t *buf, size_t cap,
 	r.n = total;
 	r.consumed = src.off;
 	r.flags |= gr_flags(conn);
+	if (!queued && (r.flags & GR_WANTS_WRITE)) r.flags |= GR_NEW_OUTPUT;
 	return r;
 }
 

@@ -27,6 +27,8 @@
 #define GR_MORE_PLAIN    0x08u /* call again before reading the transport: the caller's buffer
                                  filled, or a close_notify or error follows the data returned */
 #define GR_WANTS_READ    0x10u
+#define GR_NEW_OUTPUT    0x20u /* gr_conn_read: the call queued records (alerts, KeyUpdate
+                                 replies, tickets) while nothing was queued before */
 
 /* Result of one batched connection call, returned by value so that the Go
  * side takes no address of its locals (which would make them escape). */

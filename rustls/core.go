@@ -120,6 +120,15 @@ func (k *core) flags() (uint32, bool) {
 	return f, true
 }
 
+func (k *core) version() uint16 {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.c == nil {
+		return 0
+	}
+	return k.c.ProtocolVersion()
+}
+
 func (k *core) state() (cgo.State, [][]byte, bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()

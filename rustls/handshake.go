@@ -2,6 +2,7 @@ package rustls
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"time"
@@ -52,24 +53,38 @@ func (s *Stream) runHandshake(ctx context.Context) (err error) {
 	}
 	var hsErr error
 	for {
-		s.out.mu.Lock()
-		ferr := s.flushLocked()
-		s.unlockOut()
-		if hsErr != nil {
-			return hsErr
-		}
-		if ferr != nil {
-			return s.handshakeIOErr(ctx, ferr)
-		}
 		f, ok := s.k.flags()
 		if !ok {
 			return closedErr("handshake")
 		}
-		if f&cgo.FlagHandshaking == 0 {
-			if f&cgo.FlagWantsWrite != 0 {
-				continue // the last flight is still queued
+		if hsErr == nil && f&cgo.FlagHandshaking == 0 {
+			if f&cgo.FlagWantsWrite == 0 {
+				return nil
 			}
-			return nil
+			if s.server && s.k.version() == tls.VersionTLS13 {
+				// A TLS 1.3 server's handshake ends when it reads the
+				// client's Finished; all it has queued then is session
+				// tickets. They go out with the first Write or Flush:
+				// waiting for them here could deadlock on an unbuffered
+				// transport (net.Pipe) against a client that writes first.
+				return nil
+			}
+		}
+		if f&cgo.FlagWantsWrite != 0 {
+			// Our flight, the last flight or the alert for a failure.
+			s.out.mu.Lock()
+			ferr := s.flushLocked()
+			s.unlockOut()
+			if hsErr != nil {
+				return hsErr
+			}
+			if ferr != nil {
+				return s.handshakeIOErr(ctx, ferr)
+			}
+			continue
+		}
+		if hsErr != nil {
+			return hsErr
 		}
 		hsErr = s.handshakeStep(ctx)
 		if hsErr != nil && !isTLSError(hsErr) {

@@ -166,7 +166,9 @@ func (s *Stream) Read(p []byte) (int, error) {
 			r := s.k.read(p, h.spill, in, h.eof)
 			h.start += r.Consumed
 			h.pstart, h.pend = 0, r.Out
-			if r.Flags&cgo.FlagWantsWrite != 0 {
+			if r.Flags&cgo.FlagNewOutput != 0 {
+				// Records for the peer (a KeyUpdate reply, say). Output
+				// that was already queued is a writer's to flush.
 				s.kickFlush()
 			}
 			if r.N > 0 {
