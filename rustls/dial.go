@@ -16,8 +16,12 @@ type Dialer struct {
 	// ServerName is checked against the server's certificate and sent as
 	// SNI; empty means the host part of the address.
 	ServerName string
-	// Options apply to every Stream.
+	// Options apply to every Stream. Dialed streams are write-through
+	// (plain net.Conn behaviour: every Write is sent) unless Buffered is set.
 	Options StreamOptions
+	// Buffered keeps rustls's buffer semantics: Writes stay buffered until
+	// Flush (or until the buffer fills).
+	Buffered bool
 }
 
 // DialContext connects to addr on network and runs the handshake, both
@@ -56,15 +60,22 @@ func (d *Dialer) DialStream(ctx context.Context, network, addr string) (*Stream,
 	if err != nil {
 		return nil, &Error{Code: CodeIO, Op: "dial", Detail: addr, Err: err}
 	}
-	return NewConnector(d.Config, d.Options).Connect(ctx, conn, name)
+	opts := d.Options
+	if !d.Buffered {
+		opts.WriteThrough = true
+	}
+	return NewConnector(d.Config, opts).Connect(ctx, conn, name)
 }
 
 // DialContext connects to addr and runs the client handshake with cfg, all
-// bounded by ctx. The server name is addr's host. opts may be nil.
+// bounded by ctx. The server name is addr's host. With nil opts the stream
+// is write-through (plain net.Conn behaviour); given opts are used as they
+// are (WriteThrough false keeps Writes buffered until Flush).
 func DialContext(ctx context.Context, network, addr string, cfg *ClientConfig, opts *StreamOptions) (*Stream, error) {
 	d := Dialer{Config: cfg}
 	if opts != nil {
 		d.Options = *opts
+		d.Buffered = !opts.WriteThrough
 	}
 	return d.DialStream(ctx, network, addr)
 }

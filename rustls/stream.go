@@ -56,7 +56,8 @@ var (
 // outgoing buffer; the ciphertext is sent when that buffer is full (Write
 // then blocks until it is drained) or on Flush. Call Flush when a message is
 // complete. Streams made with StreamOptions.WriteThrough flush on every
-// Write.
+// Write. A Read does not flush: as with bufio.Writer, a
+// request written without Flush is not sent.
 //
 // Concurrency: one goroutine may Read while another Writes or Flushes;
 // Close may be called from any goroutine and unblocks both. Reads and writes

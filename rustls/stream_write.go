@@ -22,6 +22,29 @@ type outHalf struct {
 	err        error // sticky transport error
 	shut       bool  // close_notify sent (CloseWrite or Close)
 	needFlush  atomic.Bool
+
+	// Small writes are gathered here into one full TLS record of plaintext
+	// before rustls sees them, so 1 KiB writes cost no C call and make 16
+	// KiB records instead of 1 KiB ones. Flush (and anything that sends)
+	// hands the gathered bytes to rustls first.
+	plain  []byte
+	plainp *[]byte
+	plen   int
+}
+
+// gatherSize is one TLS record's worth of plaintext.
+const gatherSize = 16 << 10
+
+var gatherPool = sync.Pool{New: func() any { b := make([]byte, gatherSize); return &b }}
+
+// releaseIdle gives the buffers back to their pools when they hold nothing,
+// so that an idle stream keeps no Go buffers.
+func (h *outHalf) releaseIdle() {
+	h.releaseBuf()
+	if h.plainp != nil && h.plen == 0 {
+		gatherPool.Put(h.plainp)
+		h.plainp, h.plain = nil, nil
+	}
 }
 
 func (h *outHalf) ensureBuf() {
@@ -68,6 +91,12 @@ func (s *Stream) flushLocked() error {
 	if h.err != nil {
 		return h.err
 	}
+	if h.plen > 0 {
+		// Hand the gathered plaintext over and drain in the same C call.
+		if err := s.pushGatheredLocked(true); err != nil {
+			return err
+		}
+	}
 	for {
 		if err := s.sendPendingLocked(); err != nil {
 			return err
@@ -101,16 +130,21 @@ func (s *Stream) kickFlush() {
 // unlockOut releases the out half, first serving a flush requested by the
 // read path while it was held.
 func (s *Stream) unlockOut() {
+	s.out.releaseIdle()
 	s.out.mu.Unlock()
 	for s.out.needFlush.Load() && s.out.mu.TryLock() {
 		_ = s.flushLocked()
+		s.out.releaseIdle()
 		s.out.mu.Unlock()
 	}
 }
 
 // Write encrypts p. The ciphertext stays in rustls's buffer until the
 // buffer fills (Write then blocks to send it) or until Flush, unless the
-// stream is write-through. It returns len(p) unless an error occurs.
+// stream is write-through. Writes smaller than one TLS record (16 KiB) are
+// first gathered into a full record, so many small writes followed by Flush
+// cost few C calls and few records. It returns len(p) unless an error
+// occurs.
 func (s *Stream) Write(p []byte) (int, error) {
 	if err := s.ensureHandshake(); err != nil {
 		return 0, err
@@ -132,6 +166,67 @@ func (s *Stream) Write(p []byte) (int, error) {
 	if err := s.fatalErr(); err != nil {
 		return 0, err
 	}
+	if !s.opts.WriteThrough && len(p) < gatherSize {
+		return s.gatherLocked(p)
+	}
+	if h.plen > 0 {
+		if err := s.pushGatheredLocked(false); err != nil {
+			return 0, err
+		}
+	}
+	n, err := s.encryptLocked(p, s.opts.WriteThrough)
+	if err != nil {
+		return n, err
+	}
+	if s.opts.WriteThrough {
+		if err := s.flushLocked(); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// gatherLocked copies a small write into the gather buffer, handing a full
+// record to rustls whenever the buffer fills. The bytes count as written
+// once copied: an error while handing them on (a deadline while sending
+// the ciphertext it pushed out) leaves them queued, not lost.
+func (s *Stream) gatherLocked(p []byte) (int, error) {
+	h := &s.out
+	if h.plain == nil {
+		h.plainp = gatherPool.Get().(*[]byte)
+		h.plain = *h.plainp
+	}
+	n := 0
+	for len(p) > 0 {
+		k := copy(h.plain[h.plen:], p)
+		h.plen += k
+		n += k
+		p = p[k:]
+		if h.plen == len(h.plain) {
+			if err := s.pushGatheredLocked(false); err != nil {
+				return n, err
+			}
+		}
+	}
+	return n, nil
+}
+
+// pushGatheredLocked hands the gathered plaintext to rustls (and, with
+// drain, moves the ciphertext out in the same C call).
+func (s *Stream) pushGatheredLocked(drain bool) error {
+	h := &s.out
+	m, err := s.encryptLocked(h.plain[:h.plen], drain)
+	if m < h.plen {
+		copy(h.plain, h.plain[m:h.plen])
+	}
+	h.plen -= m
+	return err
+}
+
+// encryptLocked hands p to rustls; ciphertext that rustls moves out (its
+// buffer is full, or drain is set) is sent before returning.
+func (s *Stream) encryptLocked(p []byte, drain bool) (int, error) {
+	h := &s.out
 	h.ensureBuf()
 	n := 0
 	for len(p) > 0 {
@@ -140,7 +235,7 @@ func (s *Stream) Write(p []byte) (int, error) {
 				return n, err
 			}
 		}
-		r := s.k.write(p, h.buf[h.end:], s.opts.WriteThrough)
+		r := s.k.write(p, h.buf[h.end:], drain)
 		switch r.Result {
 		case cgo.ResultOK:
 		case resultClosed:
@@ -159,11 +254,6 @@ func (s *Stream) Write(p []byte) (int, error) {
 	// is write-through): send it now.
 	if h.end > h.start {
 		if err := s.sendPendingLocked(); err != nil {
-			return n, err
-		}
-	}
-	if s.opts.WriteThrough {
-		if err := s.flushLocked(); err != nil {
 			return n, err
 		}
 	}
@@ -192,7 +282,7 @@ func (s *Stream) Flush() error {
 	if h.err != nil {
 		return h.err
 	}
-	if h.start == h.end && !s.k.dirty.Load() {
+	if h.start == h.end && h.plen == 0 && !s.k.dirty.Load() {
 		return nil
 	}
 	return s.flushLocked()
@@ -202,7 +292,7 @@ func (s *Stream) Flush() error {
 func (s *Stream) Buffered() bool {
 	s.out.mu.Lock()
 	defer s.out.mu.Unlock()
-	return s.out.start < s.out.end || s.k.dirty.Load()
+	return s.out.start < s.out.end || s.out.plen > 0 || s.k.dirty.Load()
 }
 
 // sendCloseNotifyLocked queues close_notify and sends everything queued.
