@@ -154,9 +154,7 @@ func grHello(ud C.uintptr_t, name *C.char, nameLen C.size_t, sigs *C.uint16_t, n
 		h.ServerName = C.GoStringN(name, C.int(nameLen))
 	}
 	if sigs != nil {
-		for _, s := range unsafe.Slice((*uint16)(unsafe.Pointer(sigs)), int(nsigs)) {
-			h.SignatureSchemes = append(h.SignatureSchemes, s)
-		}
+		h.SignatureSchemes = append(h.SignatureSchemes, unsafe.Slice((*uint16)(unsafe.Pointer(sigs)), int(nsigs))...)
 	}
 	if alpn != nil {
 		n := int(C.rustls_slice_slice_bytes_len(alpn))

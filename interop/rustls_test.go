@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 net/http speaks HTTP/2 only over *tls.Conn; x/net/http2's ServeConn runs HTTP/2 over a rustls Stream for curl.
+
 package interop
 
 import (
