@@ -109,6 +109,7 @@ func (s *Stream) handshakeStep(ctx context.Context) error {
 	}
 	r := s.k.feed(in, h.eof)
 	h.start += r.Consumed
+	h.fed += int64(r.Consumed)
 	switch r.Result {
 	case cgo.ResultOK, cgo.ResultPlaintextEmpty:
 	case resultClosed:

@@ -30,6 +30,7 @@ type inHalf struct {
 	// record (a partial record would cost a cgo call that yields nothing).
 	// Offsets count bytes since the start of the stream.
 	received int64   // bytes read from the transport (the offset of buf[end])
+	fed      int64   // bytes handed to rustls (the offset of buf[start])
 	complete int64   // end of the last complete record received
 	hdr      [5]byte // header of the record being received
 	hdrN     int     // bytes of hdr received
@@ -75,8 +76,13 @@ func (h *inHalf) recordReady() bool {
 	if h.start == h.end {
 		return false
 	}
-	fed := h.received - int64(h.end-h.start)
-	return h.bad || h.complete > fed || (h.start == 0 && h.end == len(h.buf))
+	if h.received != h.fed+int64(h.end-h.start) {
+		// Bytes reached buf without fill (a ClientHello reader handing
+		// over what it read ahead): the record boundaries are unknown, so
+		// always let rustls look.
+		h.bad = true
+	}
+	return h.bad || h.complete > h.fed || (h.start == 0 && h.end == len(h.buf))
 }
 
 func (h *inHalf) ensureBuf() {
@@ -165,6 +171,7 @@ func (s *Stream) Read(p []byte) (int, error) {
 			h.ensureSpill()
 			r := s.k.read(p, h.spill, in, h.eof)
 			h.start += r.Consumed
+			h.fed += int64(r.Consumed)
 			h.pstart, h.pend = 0, r.Out
 			if r.Flags&cgo.FlagNewOutput != 0 {
 				// Records for the peer (a KeyUpdate reply, say). Output
