@@ -99,6 +99,13 @@ func (h *inHalf) ensureSpill() {
 	}
 }
 
+// unlockIdle gives empty buffers back to their pools, so that an idle
+// stream keeps no Go buffers, and releases the in half.
+func (h *inHalf) unlockIdle() {
+	h.releaseBuf()
+	h.mu.Unlock()
+}
+
 // releaseBuf returns the buffers to their pools when they hold nothing.
 func (h *inHalf) releaseBuf() {
 	if h.bufp != nil && h.start == h.end {
@@ -150,7 +157,7 @@ func (s *Stream) Read(p []byte) (int, error) {
 	}
 	h := &s.in
 	h.mu.Lock()
-	defer h.mu.Unlock()
+	defer h.unlockIdle()
 	for {
 		if h.err != nil {
 			return 0, h.err
