@@ -64,9 +64,12 @@ func (s *Stream) runHandshake(ctx context.Context) (err error) {
 			if s.server && s.k.version() == tls.VersionTLS13 {
 				// A TLS 1.3 server's handshake ends when it reads the
 				// client's Finished; all it has queued then is session
-				// tickets. They go out with the first Write or Flush:
-				// waiting for them here could deadlock on an unbuffered
-				// transport (net.Pipe) against a client that writes first.
+				// tickets. Send them now, so that a client that only
+				// reads, or closes at once, can resume; but only for a
+				// moment: on an unbuffered transport (net.Pipe) a client
+				// that writes first would otherwise deadlock us. What is
+				// not sent in time stays queued for the next Write/Flush.
+				s.sendTicketsBriefly()
 				return nil
 			}
 		}
@@ -144,4 +147,17 @@ func (s *Stream) handshakeIOErr(ctx context.Context, err error) error {
 func isTLSError(err error) bool {
 	e, ok := err.(*Error)
 	return ok && e.Code != CodeIO
+}
+
+// ticketSendTimeout bounds sendTicketsBriefly.
+const ticketSendTimeout = 100 * time.Millisecond
+
+// sendTicketsBriefly flushes what the server queued at the end of its
+// handshake under a short write deadline, then restores the caller's.
+func (s *Stream) sendTicketsBriefly() {
+	_ = s.conn.SetWriteDeadline(time.Now().Add(ticketSendTimeout))
+	s.out.mu.Lock()
+	_ = s.flushLocked()
+	s.unlockOut()
+	_ = s.conn.SetWriteDeadline(fromUnixNano(s.writeDeadline.Load()))
 }
