@@ -1,34 +1,23 @@
 package interop
 
 import (
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"fmt"
-	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/gorustls/gorustls/internal/pki"
 )
 
-// ca is an in-memory certificate authority.
+// ca is an in-memory certificate authority, with its certificate on disk
+// for the peers.
 type ca struct {
-	name   string
-	cert   *x509.Certificate
-	key    crypto.Signer
-	pem    []byte
-	file   string
-	mu     sync.Mutex
-	serial int64
+	name string
+	ca   *pki.CA
+	pem  []byte
+	file string
 }
 
 // leaf is a certificate and key, in memory and on disk for the peers.
@@ -36,6 +25,7 @@ type leaf struct {
 	cert              *x509.Certificate
 	certPEM, keyPEM   []byte // certPEM: leaf then issuer
 	certFile, keyFile string
+	tls               tls.Certificate
 }
 
 // pkiSet is every certificate the suite uses.
@@ -58,52 +48,15 @@ type pkiSet struct {
 
 var keyTypes = []string{"p256", "p384", "rsa2048", "rsa4096", "ed25519"}
 
-func genKey(alg string) (crypto.Signer, error) {
-	switch alg {
-	case "p256":
-		return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case "p384":
-		return ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	case "rsa2048":
-		return rsa.GenerateKey(rand.Reader, 2048)
-	case "rsa4096":
-		return rsa.GenerateKey(rand.Reader, 4096)
-	case "ed25519":
-		_, k, err := ed25519.GenerateKey(rand.Reader)
-		return k, err
-	}
-	return nil, fmt.Errorf("unknown key type %q", alg)
-}
-
-func pemOf(typ string, der []byte) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
-}
-
+// newCA makes an in-memory CA and writes its certificate into dir for the
+// peers.
 func newCA(dir, name string) (*ca, error) {
-	key, err := genKey("p256")
+	c, err := pki.New(pki.CAOptions{Name: name, NotAfter: time.Now().Add(48 * time.Hour)})
 	if err != nil {
 		return nil, err
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(48 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		return nil, err
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, err
-	}
-	c := &ca{name: name, cert: cert, key: key, pem: pemOf("CERTIFICATE", der), serial: 1}
-	c.file = filepath.Join(dir, name+"-ca.pem")
-	return c, os.WriteFile(c.file, c.pem, 0o600)
+	r := &ca{name: name, ca: c, pem: c.PEM, file: filepath.Join(dir, name+"-ca.pem")}
+	return r, os.WriteFile(r.file, r.pem, 0o600)
 }
 
 type leafSpec struct {
@@ -115,71 +68,21 @@ type leafSpec struct {
 	names     []string
 }
 
-func (c *ca) issue(dir string, key crypto.Signer, s leafSpec) (*leaf, error) {
-	c.mu.Lock()
-	c.serial++
-	serial := c.serial
-	c.mu.Unlock()
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial),
-		Subject:      pkix.Name{CommonName: s.file},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	if s.client {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-	}
-	if _, ok := key.(*rsa.PrivateKey); ok {
-		tmpl.KeyUsage |= x509.KeyUsageKeyEncipherment
-	}
-	if !s.notBefore.IsZero() {
-		tmpl.NotBefore, tmpl.NotAfter = s.notBefore, s.notAfter
-	}
-	for _, n := range s.names {
-		if ip := net.ParseIP(n); ip != nil {
-			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-		} else {
-			tmpl.DNSNames = append(tmpl.DNSNames, n)
-		}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.cert, key.Public(), c.key)
+// issue makes a leaf as s describes and writes it into dir for the peers
+// (the certificate file holds the leaf then its issuer).
+func (c *ca) issue(dir string, s leafSpec) (*leaf, error) {
+	pl, err := c.ca.Issue(pki.LeafOptions{Names: s.names, CommonName: s.file, Client: s.client,
+		Key: pki.KeyType(s.alg), NotBefore: s.notBefore, NotAfter: s.notAfter})
 	if err != nil {
 		return nil, err
 	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, err
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return nil, err
-	}
-	l := &leaf{cert: cert, certPEM: append(pemOf("CERTIFICATE", der), c.pem...), keyPEM: pemOf("PRIVATE KEY", kder)}
+	l := &leaf{cert: pl.Cert, certPEM: pl.ChainPEM, keyPEM: pl.KeyPEM, tls: pl.TLSCertificate()}
 	l.certFile = filepath.Join(dir, s.file+"-cert.pem")
 	l.keyFile = filepath.Join(dir, s.file+"-key.pem")
 	if err := os.WriteFile(l.certFile, l.certPEM, 0o600); err != nil {
 		return nil, err
 	}
 	return l, os.WriteFile(l.keyFile, l.keyPEM, 0o600)
-}
-
-func (c *ca) crl(revoked ...*x509.Certificate) ([]byte, error) {
-	var entries []x509.RevocationListEntry
-	for _, r := range revoked {
-		entries = append(entries, x509.RevocationListEntry{SerialNumber: r.SerialNumber, RevocationTime: time.Now().Add(-time.Minute)})
-	}
-	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
-		Number:                    big.NewInt(1),
-		ThisUpdate:                time.Now().Add(-time.Hour),
-		NextUpdate:                time.Now().Add(24 * time.Hour),
-		RevokedCertificateEntries: entries,
-	}, c.cert, c.key)
-	if err != nil {
-		return nil, err
-	}
-	return pemOf("X509 CRL", der), nil
 }
 
 // newPKI makes every certificate, generating the keys in parallel (RSA 4096
@@ -223,10 +126,8 @@ func newPKI(dir string) (*pkiSet, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			key, err := genKey(j.spec.alg)
-			if err == nil {
-				*j.dst, err = j.ca.issue(dir, key, j.spec)
-			}
+			var err error
+			*j.dst, err = j.ca.issue(dir, j.spec)
 			errs[i] = err
 		}()
 	}
@@ -240,7 +141,7 @@ func newPKI(dir string) (*pkiSet, error) {
 		p.servers[kt] = leaves[i]
 	}
 	p.sni["a.test"], p.sni["b.test"] = sniA, sniB
-	if p.crlPEM, err = p.ca.crl(p.revoked.cert, p.revokedCli.cert); err != nil {
+	if p.crlPEM, err = p.ca.ca.CRL(p.revoked.cert, p.revokedCli.cert); err != nil {
 		return nil, err
 	}
 	p.crlFile = filepath.Join(dir, "interop.crl.pem")
@@ -250,16 +151,6 @@ func newPKI(dir string) (*pkiSet, error) {
 	return p, nil
 }
 
-func (l *leaf) tlsCert() tls.Certificate {
-	c, err := tls.X509KeyPair(l.certPEM, l.keyPEM)
-	if err != nil {
-		panic(err)
-	}
-	return c
-}
+func (l *leaf) tlsCert() tls.Certificate { return l.tls }
 
-func (c *ca) pool() *x509.CertPool {
-	p := x509.NewCertPool()
-	p.AddCert(c.cert)
-	return p
-}
+func (c *ca) pool() *x509.CertPool { return c.ca.Pool() }
