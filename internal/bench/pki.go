@@ -1,20 +1,13 @@
 package bench
 
 import (
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
-	"net"
 	"time"
+
+	"github.com/gorustls/gorustls/internal/pki"
 )
 
 // PKI is an in-memory CA with one server leaf per key type, valid for
@@ -49,63 +42,19 @@ func (p *PKI) Leaf(k KeyType) (*Leaf, error) {
 
 // NewPKI makes a fresh CA (ECDSA P-256) and one leaf per key type.
 func NewPKI() (*PKI, error) {
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, err := pki.New(pki.CAOptions{Name: "gorustls bench CA", NotAfter: time.Now().Add(7 * 24 * time.Hour)})
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "gorustls bench CA"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(7 * 24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
-	if err != nil {
-		return nil, err
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		return nil, err
-	}
-	caPEM := pemBlock("CERTIFICATE", caDER)
 	leaves := map[KeyType]*Leaf{}
-	for i, kt := range []KeyType{KeyP256, KeyRSA2048} {
-		var key crypto.Signer
-		usage := x509.KeyUsageDigitalSignature
-		if kt == KeyRSA2048 {
-			key, err = rsa.GenerateKey(rand.Reader, 2048)
-			usage |= x509.KeyUsageKeyEncipherment
-		} else {
-			key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		}
+	for kt, alg := range map[KeyType]pki.KeyType{KeyP256: pki.P256, KeyRSA2048: pki.RSA2048} {
+		l, err := ca.Issue(pki.LeafOptions{Names: []string{"localhost", "127.0.0.1"}, Key: alg})
 		if err != nil {
 			return nil, err
 		}
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(int64(i + 2)),
-			Subject:      pkix.Name{CommonName: "localhost"},
-			NotBefore:    now.Add(-time.Hour),
-			NotAfter:     now.Add(7 * 24 * time.Hour),
-			KeyUsage:     usage,
-			ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-			DNSNames:     []string{"localhost"},
-			IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, key.Public(), caKey)
-		if err != nil {
-			return nil, err
-		}
-		kder, err := x509.MarshalPKCS8PrivateKey(key)
-		if err != nil {
-			return nil, err
-		}
-		leaves[kt] = &Leaf{ChainPEM: append(pemBlock("CERTIFICATE", der), caPEM...), KeyPEM: pemBlock("PRIVATE KEY", kder)}
+		leaves[kt] = &Leaf{ChainPEM: l.ChainPEM, KeyPEM: l.KeyPEM}
 	}
-	p := &PKI{CAPEM: caPEM, Leaves: leaves}
+	p := &PKI{CAPEM: ca.PEM, Leaves: leaves}
 	return p, p.load()
 }
 
@@ -124,8 +73,4 @@ func (p *PKI) load() error {
 		l.cert = c
 	}
 	return nil
-}
-
-func pemBlock(typ string, der []byte) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
 }
