@@ -4,6 +4,7 @@ package rustls
 
 import (
 	"io"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -53,7 +54,7 @@ func TestStreamZeroAllocWrite(t *testing.T) {
 
 func TestStreamZeroAllocRead(t *testing.T) {
 	for _, size := range []int{1 << 10, 16 << 10, 64 << 10} {
-		t.Run(itoa(size), func(t *testing.T) {
+		t.Run(strconv.Itoa(size), func(t *testing.T) {
 			c, s := rustlsPair(t, serverConfig(t, nil), clientConfig(t, nil), StreamOptions{}, StreamOptions{})
 			go func() {
 				msg := pattern(4000, 2)

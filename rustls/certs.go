@@ -193,9 +193,3 @@ func checkCRLs(crls [][]byte, op, field string) error {
 	}
 	return nil
 }
-
-// checkRootsPEM checks a bundle of CA certificates and counts them.
-func checkRootsPEM(b []byte, op, what string) error {
-	_, err := checkCertPEM(b, op, what)
-	return err
-}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -383,7 +384,7 @@ func TestHostileStalls(t *testing.T) {
 		// flights. The stalled side must give up at its deadline.
 		for k := 0; k < 4; k++ {
 			for _, dir := range []string{"client->server", "server->client"} {
-				t.Run(versionName(v)+" "+dir+" after "+itoa(k)+" records", func(t *testing.T) {
+				t.Run(versionName(v)+" "+dir+" after "+strconv.Itoa(k)+" records", func(t *testing.T) {
 					cc, pc1 := tcpPair(t)
 					pc2, sc := tcpPair(t)
 					t.Cleanup(func() { pc1.Close(); pc2.Close() })

@@ -259,7 +259,7 @@ func checkALPN(protos []string, op string) ([][]byte, error) {
 func buildRoots(pem []byte, files []string, op, what string) (*cgo.RootStore, error) {
 	var pems [][]byte
 	if len(pem) > 0 {
-		if err := checkRootsPEM(pem, op, what); err != nil {
+		if _, err := checkCertPEM(pem, op, what); err != nil {
 			return nil, err
 		}
 		pems = append(pems, pem)
@@ -269,7 +269,7 @@ func buildRoots(pem []byte, files []string, op, what string) (*cgo.RootStore, er
 		if err != nil {
 			return nil, err
 		}
-		if err := checkRootsPEM(b, op, what+" file "+f); err != nil {
+		if _, err := checkCertPEM(b, op, what+" file "+f); err != nil {
 			return nil, err
 		}
 		pems = append(pems, b)

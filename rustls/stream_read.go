@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
+	"sync"
 
 	"github.com/gorustls/gorustls/cgo"
 )
@@ -14,7 +16,7 @@ import (
 // over beyond the caller's buffer sits in spill[pstart:pend] and is
 // returned before anything else.
 type inHalf struct {
-	mu           lockable
+	mu           sync.Mutex
 	buf          []byte
 	bufp         *[]byte
 	start, end   int
@@ -231,7 +233,7 @@ func (s *Stream) Read(p []byte) (int, error) {
 func (s *Stream) tlsError(op string, r cgo.IO) *Error {
 	e := &Error{Code: Code(r.Result), Op: op}
 	if r.Result == cgo.ResultIO && r.Errno != 0 {
-		e.Detail = "errno " + itoa(int(r.Errno))
+		e.Detail = "errno " + strconv.Itoa(int(r.Errno))
 	}
 	if cause := s.cb.causes(); cause != nil {
 		e.Err = cause
@@ -247,28 +249,6 @@ func isTimeout(err error) bool {
 	}
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	neg := n < 0
-	if neg {
-		n = -n
-	}
-	var b [20]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	if neg {
-		i--
-		b[i] = '-'
-	}
-	return string(b[i:])
 }
 
 // WriteTo copies decrypted data to w until the peer's close_notify (then it

@@ -9,13 +9,10 @@ import (
 	"github.com/gorustls/gorustls/cgo"
 )
 
-// lockable is a sync.Mutex; named so the halves read as in crypto/tls.
-type lockable = sync.Mutex
-
 // outHalf is the sending side: ciphertext taken from rustls and not yet
 // written to the transport sits in buf[start:end], in order.
 type outHalf struct {
-	mu         lockable
+	mu         sync.Mutex
 	buf        []byte
 	bufp       *[]byte
 	start, end int
