@@ -216,6 +216,36 @@ func (c *Conn) KeyUpdate(out []byte) IO {
 	return toIO(C.gr_conn_key_update(c.p, bytesPtr(out), C.size_t(len(out))))
 }
 
+// Queue values for DrainFD: a record to queue before sending.
+const (
+	QueueNone        = int(C.GR_QUEUE_NONE)
+	QueueCloseNotify = int(C.GR_QUEUE_CLOSE_NOTIFY)
+	QueueKeyUpdate   = int(C.GR_QUEUE_KEY_UPDATE)
+)
+
+// WriteFD is Write on a connected, non-blocking stream socket: ciphertext
+// goes straight from rustls's buffers to fd (one sendmsg for all queued
+// records) while the socket takes it; once it is full the rest is copied
+// into out (count in Out), as Write does, for the caller to write. Consumed
+// counts the bytes sent directly. Pass an fd only when nothing of the
+// caller's is waiting to be written before it, and keep fd open for the
+// call (syscall.RawConn.Control does).
+func (c *Conn) WriteFD(p []byte, fd int, out []byte, drain bool) IO {
+	calls.Add(1)
+	var pp *C.uint8_t
+	if len(p) > 0 {
+		pp = bytesPtr(p)
+	}
+	return toIO(C.gr_conn_write_fd(c.p, pp, C.size_t(len(p)), C.int(fd), bytesPtr(out), C.size_t(len(out)), cbool(drain)))
+}
+
+// DrainFD queues what (QueueNone, QueueCloseNotify or QueueKeyUpdate), then
+// moves everything queued out as WriteFD does. len(out) must be > 0.
+func (c *Conn) DrainFD(fd int, out []byte, what int) IO {
+	calls.Add(1)
+	return toIO(C.gr_conn_drain_fd(c.p, C.int(fd), bytesPtr(out), C.size_t(len(out)), C.int(what)))
+}
+
 // Flags samples wants_write, is_handshaking and wants_read.
 func (c *Conn) Flags() uint32 {
 	var f uint32

@@ -1,6 +1,8 @@
 // Batched C shims over rustls-ffi: see include/gorustls_shim.h.
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include "gorustls_shim.h"
 
 // A source of ciphertext for read_tls: copies from in[off:len].
@@ -231,6 +233,123 @@ gr_io gr_conn_key_update(struct rustls_connection *conn, uint8_t *out, size_t ou
 	uint32_t rr = rustls_connection_refresh_traffic_keys(conn);
 	gr_io r = gr_conn_drain(conn, out, out_cap);
 	if (rr != RUSTLS_RESULT_OK) r.result = rr;
+	return r;
+}
+
+// The most iovecs one sendmsg takes here (rustls passes at most 64).
+#define GR_MAX_IOV 64
+
+// write_tls_vectored callback: sends the records straight to the socket fd
+// points at. MSG_NOSIGNAL: a reset peer gives EPIPE, not a SIGPIPE.
+static rustls_io_result gr_fd_sendv(void *ud, const struct rustls_iovec *iov, size_t count, size_t *out_n) {
+	int fd = *(const int *)ud;
+	struct msghdr msg;
+	memset(&msg, 0, sizeof(msg));
+	// rustls_iovec is struct iovec on Unix (rustls.h says to cast).
+	msg.msg_iov = (struct iovec *)iov;
+	msg.msg_iovlen = count < GR_MAX_IOV ? count : GR_MAX_IOV;
+	for (;;) {
+		ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n >= 0) {
+			*out_n = (size_t)n;
+			return 0;
+		}
+		if (errno != EINTR) {
+			*out_n = 0;
+			return errno == EWOULDBLOCK ? EAGAIN : errno;
+		}
+	}
+}
+
+// Sends everything rustls has queued to fd, until the queue is empty or the
+// socket refuses (io_errno EAGAIN) or fails. Returns the bytes sent.
+static size_t gr_drain_fd(struct rustls_connection *conn, int fd, gr_io *r) {
+	size_t total = 0;
+	while (rustls_connection_wants_write(conn)) {
+		size_t k = 0;
+		rustls_io_result e = rustls_connection_write_tls_vectored(conn, gr_fd_sendv, &fd, &k);
+		if (e != 0) {
+			r->io_errno = e;
+			break;
+		}
+		if (k == 0) {
+			// A stream socket that accepts 0 bytes of a non-empty write:
+			// report it as full rather than spin.
+			r->io_errno = EAGAIN;
+			break;
+		}
+		total += k;
+	}
+	return total;
+}
+
+// Moves queued ciphertext out of rustls: straight to fd while the socket
+// takes it (*direct set), then, once it is full, by copying into d for the
+// caller to write. Nothing is sent directly after bytes went into d, so the
+// stream keeps its order. Returns the bytes moved either way.
+static size_t gr_send_or_copy(struct rustls_connection *conn, int fd, int *direct, gr_dst *d, gr_io *r) {
+	size_t moved = 0;
+	if (*direct && d->len == 0) {
+		size_t k = gr_drain_fd(conn, fd, r);
+		moved += k;
+		r->consumed += k;
+		if (r->io_errno != EAGAIN) return moved; // queue empty, or a socket error
+		r->io_errno = 0;
+	}
+	*direct = 0;
+	moved += gr_drain_into(conn, d, r);
+	return moved;
+}
+
+gr_io gr_conn_write_fd(struct rustls_connection *conn, const uint8_t *buf, size_t len, int fd,
+                       uint8_t *out, size_t out_cap, int drain) {
+	gr_io r = {0};
+	gr_dst d = {out, out_cap, 0};
+	size_t acc = 0;
+	int direct = 1;
+	r.result = RUSTLS_RESULT_OK;
+	for (;;) {
+		size_t n = 0;
+		if (acc < len) {
+			rustls_result rr = rustls_connection_write(conn, buf + acc, len - acc, &n);
+			if (rr != RUSTLS_RESULT_OK) {
+				r.result = rr;
+				break;
+			}
+			acc += n;
+		}
+		if (acc == len && !drain) break;
+		size_t moved = gr_send_or_copy(conn, fd, &direct, &d, &r);
+		if (r.io_errno) break;
+		if (acc == len) {
+			if (!rustls_connection_wants_write(conn) || d.len == d.cap) break;
+			continue;
+		}
+		// rustls refused plaintext: stop when no room is left to copy into.
+		if (d.len == d.cap || (n == 0 && moved == 0)) break;
+	}
+	r.n = acc;
+	r.out = d.len;
+	r.flags = gr_flags(conn);
+	return r;
+}
+
+gr_io gr_conn_drain_fd(struct rustls_connection *conn, int fd, uint8_t *out, size_t out_cap, int what) {
+	gr_io r = {0};
+	gr_dst d = {out, out_cap, 0};
+	int direct = 1;
+	r.result = RUSTLS_RESULT_OK;
+	switch (what) {
+	case GR_QUEUE_CLOSE_NOTIFY:
+		rustls_connection_send_close_notify(conn);
+		break;
+	case GR_QUEUE_KEY_UPDATE:
+		r.result = rustls_connection_refresh_traffic_keys(conn);
+		break;
+	}
+	gr_send_or_copy(conn, fd, &direct, &d, &r);
+	r.out = d.len;
+	r.flags = gr_flags(conn);
 	return r;
 }
 

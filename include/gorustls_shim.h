@@ -71,6 +71,29 @@ gr_io gr_conn_close_notify(struct rustls_connection *conn, uint8_t *out, size_t 
 /* Queues a TLS 1.3 KeyUpdate and drains into out. */
 gr_io gr_conn_key_update(struct rustls_connection *conn, uint8_t *out, size_t out_cap);
 
+/* Direct socket output. These variants send ciphertext from rustls's own
+ * buffers straight to a connected, non-blocking stream socket fd (one
+ * sendmsg with MSG_NOSIGNAL for all queued records, through
+ * rustls_connection_write_tls_vectored) instead of copying it out for the
+ * caller to write. Once the socket is full (EAGAIN) they fall back to
+ * copying the rest into out[0:out_cap] (count in out), exactly as the
+ * buffered variants do, and send nothing more directly in that call, so the
+ * caller writes out with its own (blocking, deadline-aware) I/O. consumed
+ * counts the bytes sent directly. The caller passes an fd only when it has
+ * nothing of its own waiting to be written, and keeps it open for the call. */
+
+/* gr_conn_write, sending to fd while the socket takes data. */
+gr_io gr_conn_write_fd(struct rustls_connection *conn, const uint8_t *buf, size_t len, int fd,
+                       uint8_t *out, size_t out_cap, int drain);
+
+#define GR_QUEUE_NONE         0
+#define GR_QUEUE_CLOSE_NOTIFY 1
+#define GR_QUEUE_KEY_UPDATE   2
+
+/* Queues what (a GR_QUEUE_* record), then moves everything queued out:
+ * to fd while the socket takes it, then into out. */
+gr_io gr_conn_drain_fd(struct rustls_connection *conn, int fd, uint8_t *out, size_t out_cap, int what);
+
 /* Sets the connection's userdata to an integer handle. */
 void gr_conn_set_userdata(struct rustls_connection *conn, uintptr_t handle);
 

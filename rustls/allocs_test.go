@@ -25,6 +25,8 @@ func TestStreamZeroAllocWrite(t *testing.T) {
 		{"buffered 64 KiB", StreamOptions{}, 64 << 10},
 		{"write-through 1 KiB", StreamOptions{WriteThrough: true}, 1 << 10},
 		{"write-through 16 KiB", StreamOptions{WriteThrough: true}, 16 << 10},
+		{"copying output 64 KiB", StreamOptions{bufferedOutput: true}, 64 << 10},
+		{"copying output write-through 1 KiB", StreamOptions{WriteThrough: true, bufferedOutput: true}, 1 << 10},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, s := rustlsPair(t, serverConfig(t, nil), clientConfig(t, nil), StreamOptions{}, tc.opts)

@@ -82,6 +82,24 @@ func (k *core) write(p, out []byte, drain bool) cgo.IO {
 	return k.note(k.c.Write(p, out, drain))
 }
 
+func (k *core) writeFD(p []byte, fd int, out []byte, drain bool) cgo.IO {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.c == nil {
+		return cgo.IO{Result: resultClosed}
+	}
+	return k.note(k.c.WriteFD(p, fd, out, drain))
+}
+
+func (k *core) drainFD(fd int, out []byte, what int) cgo.IO {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.c == nil {
+		return cgo.IO{Result: resultClosed}
+	}
+	return k.note(k.c.DrainFD(fd, out, what))
+}
+
 func (k *core) drain(out []byte) cgo.IO {
 	k.mu.Lock()
 	defer k.mu.Unlock()

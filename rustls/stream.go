@@ -29,6 +29,10 @@ type StreamOptions struct {
 	// HandshakeTimeout bounds a handshake started implicitly by the first
 	// Read or Write (no bound when 0). Explicit handshakes use their context.
 	HandshakeTimeout time.Duration
+
+	// bufferedOutput turns direct output (stream_direct.go) off: tests run
+	// the buffered path over TCP with it.
+	bufferedOutput bool
 }
 
 const (
@@ -106,6 +110,10 @@ func newStream(conn net.Conn, k *core, cb *connCallbacks, server bool, serverNam
 	}
 	if opts.CloseTimeout <= 0 {
 		s.opts.CloseTimeout = defaultCloseTimeout
+	}
+	if rc := directConn(conn); rc != nil && !opts.bufferedOutput {
+		s.out.d.rc = rc
+		s.out.d.step = s.directStep
 	}
 	s.cleanup = runtime.AddCleanup(s, func(k *core) { k.free() }, k)
 	return s

@@ -27,6 +27,10 @@ type outHalf struct {
 	plain  []byte
 	plainp *[]byte
 	plen   int
+
+	// d is set on stream sockets: rustls then sends its records straight
+	// to the socket while it takes them (see stream_direct.go).
+	d direct
 }
 
 // gatherSize is one TLS record's worth of plaintext.
@@ -102,9 +106,12 @@ func (s *Stream) flushLocked() error {
 			return nil
 		}
 		h.ensureBuf()
-		r := s.k.drain(h.buf)
+		r := s.moveOut(cgo.QueueNone)
 		if r.Result == resultClosed {
 			return closedErr("flush")
+		}
+		if r.Errno != 0 {
+			return s.sendErrnoLocked(r.Errno)
 		}
 		h.end = r.Out
 		if r.Out == 0 {
@@ -232,7 +239,7 @@ func (s *Stream) encryptLocked(p []byte, drain bool) (int, error) {
 				return n, err
 			}
 		}
-		r := s.k.write(p, h.buf[h.end:], drain)
+		r := s.writeOut(p, drain)
 		switch r.Result {
 		case cgo.ResultOK:
 		case resultClosed:
@@ -243,7 +250,10 @@ func (s *Stream) encryptLocked(p []byte, drain bool) (int, error) {
 		h.end += r.Out
 		n += r.N
 		p = p[r.N:]
-		if r.N == 0 && r.Out == 0 && h.start == h.end {
+		if r.Errno != 0 {
+			return n, s.sendErrnoLocked(r.Errno)
+		}
+		if r.N == 0 && r.Out == 0 && r.Consumed == 0 && h.start == h.end {
 			return n, &Error{Code: CodeGeneral, Op: "write", Detail: "rustls accepted no data and queued none"}
 		}
 	}
@@ -299,11 +309,14 @@ func (s *Stream) sendCloseNotifyLocked() error {
 		return err
 	}
 	h.ensureBuf()
-	r := s.k.closeNotify(h.buf)
+	r := s.moveOut(cgo.QueueCloseNotify)
 	if r.Result == resultClosed {
 		return closedErr("close")
 	}
 	h.shut = true
+	if r.Errno != 0 {
+		return s.sendErrnoLocked(r.Errno)
+	}
 	h.end = r.Out
 	return s.flushLocked()
 }
@@ -363,13 +376,16 @@ func (s *Stream) KeyUpdate() error {
 		return err
 	}
 	h.ensureBuf()
-	r := s.k.keyUpdate(h.buf)
+	r := s.moveOut(cgo.QueueKeyUpdate)
 	switch r.Result {
 	case cgo.ResultOK:
 	case resultClosed:
 		return closedErr("key update")
 	default:
 		return &Error{Code: Code(r.Result), Op: "key update"}
+	}
+	if r.Errno != 0 {
+		return s.sendErrnoLocked(r.Errno)
 	}
 	h.end = r.Out
 	return s.flushLocked()

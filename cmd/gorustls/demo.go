@@ -134,7 +134,8 @@ func outcome(res string, err error) string {
 		}
 		s := strings.TrimPrefix(err.Error(), "rustls: ")
 		if len(s) > 64 {
-			s = s[:61] + "..."
+			// Keep both ends: what failed, and why (the innermost cause).
+			s = s[:28] + "..." + s[len(s)-33:]
 		}
 		return "error: " + s
 	}

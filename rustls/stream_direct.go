@@ -1,0 +1,151 @@
+package rustls
+
+import (
+	"net"
+	"os"
+	"syscall"
+
+	"github.com/gorustls/gorustls/cgo"
+)
+
+// Direct output. On a TCP or Unix stream socket the out half does not copy
+// every record out of rustls into its Go buffer to write it: the C call that
+// hands rustls the plaintext (or drains it) also sends the queued records
+// straight from rustls's buffers to the socket, all of them in one
+// non-blocking sendmsg (cgo.Conn.WriteFD, DrainFD). Only when the socket is
+// full does the call copy the rest into the Go buffer, and the out half then
+// writes that through the net.Conn as on any other transport, which is where
+// it blocks, honours the write deadline and sees Close. So a Write still
+// costs one C call, no system call blocks under the core mutex, and the
+// order of the stream is kept: the fd is passed only when the Go buffer is
+// empty, and the C side sends nothing directly after it copied.
+//
+// The C call runs inside syscall.RawConn.Control, which keeps the
+// descriptor open for its length.
+
+// directConn returns the raw connection to send on directly, or nil when
+// conn is not a stream socket of the net package.
+func directConn(conn net.Conn) syscall.RawConn {
+	var rc syscall.RawConn
+	var err error
+	switch c := conn.(type) {
+	case *net.TCPConn:
+		rc, err = c.SyscallConn()
+	case *net.UnixConn:
+		rc, err = c.SyscallConn()
+		if err == nil && !isStreamSocket(rc) {
+			return nil
+		}
+	default:
+		return nil
+	}
+	if err != nil {
+		return nil
+	}
+	return rc
+}
+
+// isStreamSocket reports whether rc is a SOCK_STREAM socket (a UnixConn may
+// be a datagram or seqpacket socket).
+func isStreamSocket(rc syscall.RawConn) bool {
+	typ := -1
+	if err := rc.Control(func(fd uintptr) {
+		typ, _ = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_TYPE)
+	}); err != nil {
+		return false
+	}
+	return typ == syscall.SOCK_STREAM
+}
+
+// direct holds the arguments and result of one directStep call. It lives
+// in outHalf (guarded by out.mu) so that a call allocates nothing: step is
+// the method value s.directStep, made once per stream.
+type direct struct {
+	rc   syscall.RawConn
+	step func(fd uintptr)
+
+	write bool   // WriteFD, else DrainFD
+	p     []byte // WriteFD: the plaintext
+	drain bool   // WriteFD: send everything
+	queue int    // DrainFD: the record to queue first
+	res   cgo.IO
+
+	// Bytes sent straight to the socket and bytes copied into the Go buffer
+	// by direct calls (the socket was full), for tests.
+	sent, copied int64
+}
+
+func (s *Stream) directStep(fd uintptr) {
+	h := &s.out
+	d := &h.d
+	if d.write {
+		d.res = s.k.writeFD(d.p, int(fd), h.buf[h.end:], d.drain)
+	} else {
+		d.res = s.k.drainFD(int(fd), h.buf[h.end:], d.queue)
+	}
+}
+
+// canSendDirect reports whether the next C call may send to the socket:
+// a stream socket, and nothing in the Go buffer waiting to go first.
+func (h *outHalf) canSendDirect() bool {
+	return h.d.rc != nil && h.start == h.end
+}
+
+// callDirect runs one C call with the socket's descriptor.
+func (s *Stream) callDirect(write bool, p []byte, drain bool, queue int) cgo.IO {
+	d := &s.out.d
+	d.write, d.p, d.drain, d.queue = write, p, drain, queue
+	d.res = cgo.IO{Result: resultClosed}
+	if err := d.rc.Control(d.step); err != nil {
+		// The transport is closed: so is the stream, for writing.
+		d.res = cgo.IO{Result: resultClosed}
+	}
+	d.p = nil
+	d.sent += int64(d.res.Consumed)
+	d.copied += int64(d.res.Out)
+	return d.res
+}
+
+// writeOut hands p to rustls and moves out the ciphertext it makes room
+// for (all of it with drain): to the socket directly when possible, else
+// into buf[end:]. Called with out.mu held and the buffer in hand.
+func (s *Stream) writeOut(p []byte, drain bool) cgo.IO {
+	h := &s.out
+	if h.canSendDirect() {
+		h.start, h.end = 0, 0
+		return s.callDirect(true, p, drain, cgo.QueueNone)
+	}
+	return s.k.write(p, h.buf[h.end:], drain)
+}
+
+// moveOut queues the record queue names (cgo.QueueNone: nothing) and moves
+// out everything rustls holds, as writeOut does. Called with out.mu held,
+// the buffer in hand and empty.
+func (s *Stream) moveOut(queue int) cgo.IO {
+	h := &s.out
+	if h.canSendDirect() {
+		h.start, h.end = 0, 0
+		return s.callDirect(false, nil, false, queue)
+	}
+	switch queue {
+	case cgo.QueueCloseNotify:
+		return s.k.closeNotify(h.buf[h.end:])
+	case cgo.QueueKeyUpdate:
+		return s.k.keyUpdate(h.buf[h.end:])
+	}
+	return s.k.drain(h.buf[h.end:])
+}
+
+// sendErrnoLocked records a failed direct send as the out half's sticky
+// transport error, worded as a failed net.Conn Write would be.
+func (s *Stream) sendErrnoLocked(errno int32) error {
+	h := &s.out
+	var err error = &net.OpError{Op: "write", Net: s.conn.LocalAddr().Network(),
+		Source: s.conn.LocalAddr(), Addr: s.conn.RemoteAddr(),
+		Err: os.NewSyscallError("write", syscall.Errno(errno))}
+	if s.closed.Load() {
+		err = net.ErrClosed
+	}
+	h.err = &Error{Code: CodeIO, Op: "write", Err: err}
+	return h.err
+}
