@@ -36,6 +36,7 @@ func runBench(args []string) error {
 	plot := fs.String("plot", "", "draw the ratios into `FILE` (.png or .svg)")
 	markdown := fs.String("markdown", "", "write the results as a Markdown table into `FILE`")
 	oneProc := fs.Bool("one-process", false, "skip the measurements that need child processes")
+	only := fs.String("only", "", "run only these comma-separated workload `groups` ("+strings.Join(bench.Groups, ", ")+")")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -52,6 +53,9 @@ func runBench(args []string) error {
 		return err
 	}
 	opts := bench.Options{Stacks: benchStacks(), Quick: *quick, Progress: os.Stderr}
+	if *only != "" {
+		opts.Only = strings.Split(*only, ",")
+	}
 	if !*oneProc {
 		opts.Spawn = func() *exec.Cmd {
 			cmd := exec.Command(self, "bench", benchChildFlag)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"os/exec"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -27,7 +28,13 @@ type Options struct {
 	Spawn func() *exec.Cmd
 	// Progress receives one line per measured scenario (nil: discarded).
 	Progress io.Writer
+	// Only, if not empty, names the workload groups to run (see Groups);
+	// the others are skipped.
+	Only []string
 }
+
+// Groups names the workload groups in the order Run measures them.
+var Groups = []string{"bulk", "latency", "handshake", "handshake-2proc", "memory", "costs"}
 
 // Sizes and counts of the workloads.
 const (
@@ -94,9 +101,17 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	r.settings("*-cpu rows: the same runs measured by the process's CPU time (getrusage: user + system, all threads, both ends of each connection) per unit of work, which waiting for a busy CPU does not inflate; handshake-cpu counts the whole connection (TCP connect, handshake, one-byte read, close)")
 	r.report.Machine.LoadBefore = loadAvg()
 	steps := []func() error{r.bulk, r.echo, r.handshakes, r.handshakes2proc, r.memory, r.costs}
-	for _, step := range steps {
+	for _, name := range opts.Only {
+		if !slices.Contains(Groups, name) {
+			return nil, fmt.Errorf("bench: unknown workload group %q (want one of %s)", name, strings.Join(Groups, ", "))
+		}
+	}
+	for i, step := range steps {
 		if err := ctx.Err(); err != nil {
 			return r.report, err
+		}
+		if len(opts.Only) > 0 && !slices.Contains(opts.Only, Groups[i]) {
+			continue
 		}
 		if err := step(); err != nil {
 			return r.report, err
@@ -500,7 +515,7 @@ func (r *runner) memory() error {
 	if r.opts.Spawn != nil {
 		where = "in a fresh child process per stack"
 	}
-	r.settings("memory: %d idle connections (%s), both ends in one process, one byte exchanged each way; growth of RSS (/proc/self/statm: Go heap + C heap + everything) and of the Go heap (runtime.MemStats HeapAlloc) after GC and FreeOSMemory, divided by the %d TLS endpoints; measured %s",
+	r.settings("memory: %d idle connections (%s), both ends in one process, one byte exchanged each way; growth of RSS (/proc/self/statm: Go heap + C heap + everything), of the Go heap (runtime.MemStats HeapAlloc) and of the C heap in use (glibc mallinfo2) after GC, FreeOSMemory and, in the gorustls process, malloc_trim, divided by the %d TLS endpoints; measured %s",
 		n, DefaultParams, 2*n, where)
 	runs := make([]MemoryRun, len(r.opts.Stacks))
 	for i, s := range r.opts.Stacks {
@@ -522,12 +537,15 @@ func (r *runner) memory() error {
 	}
 	rssv := make([]float64, len(runs))
 	heapv := make([]float64, len(runs))
+	cheapv := make([]float64, len(runs))
 	for i, m := range runs {
 		rssv[i] = m.RSSPerEndpoint() / 1024
 		heapv[i] = m.HeapPerEndpoint() / 1024
+		cheapv[i] = m.CHeapPerEndpoint() / 1024
 	}
 	r.add(Result{Group: "memory", Name: fmt.Sprintf("idle connection, RSS (%d conns)", n), Unit: "KiB/endpoint", Values: rssv, Target: &Target{Max: true, Value: 0.5}})
 	r.add(Result{Group: "memory", Name: fmt.Sprintf("idle connection, Go heap (%d conns)", n), Unit: "KiB/endpoint", Values: heapv})
+	r.add(Result{Group: "memory", Name: fmt.Sprintf("idle connection, C heap (%d conns)", n), Unit: "KiB/endpoint", Values: cheapv})
 	return nil
 }
 

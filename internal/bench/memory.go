@@ -18,8 +18,12 @@ type MemoryRun struct {
 	RSS      int64 // resident set growth (Go heap, C heap, everything)
 	GoHeap   int64 // Go heap growth (live objects after a GC)
 	GoSys    int64 // memory the Go runtime obtained from the OS
+	CHeap    int64 // C heap growth (allocated, not freed); 0 for Go stacks
 	Endpoint int   // endpoints measured: 2 per connection
 }
+
+// CHeapPerEndpoint returns the C heap growth per TLS endpoint.
+func (m MemoryRun) CHeapPerEndpoint() float64 { return float64(m.CHeap) / float64(m.Endpoint) }
 
 // RSSPerEndpoint returns the resident set growth per TLS endpoint.
 func (m MemoryRun) RSSPerEndpoint() float64 { return float64(m.RSS) / float64(m.Endpoint) }
@@ -44,13 +48,29 @@ func rss() (int64, error) {
 	return pages * int64(os.Getpagesize()), nil
 }
 
-// settle collects garbage and returns free memory to the OS, then samples.
-func settle() (rssBytes int64, ms runtime.MemStats, err error) {
+// sample is one settled memory reading.
+type sample struct {
+	rss   int64
+	ms    runtime.MemStats
+	cheap int64
+}
+
+// settle collects garbage and returns free memory to the OS (the Go heap's
+// and, for a stack with a C heap, the C allocator's), then samples.
+func settle(ep *Endpoints) (sample, error) {
+	var s sample
 	runtime.GC()
 	debug.FreeOSMemory()
-	runtime.ReadMemStats(&ms)
-	rssBytes, err = rss()
-	return rssBytes, ms, err
+	if ep.TrimNative != nil {
+		ep.TrimNative()
+	}
+	runtime.ReadMemStats(&s.ms)
+	if ep.NativeHeap != nil {
+		s.cheap = ep.NativeHeap()
+	}
+	var err error
+	s.rss, err = rss()
+	return s, err
 }
 
 // exchange sends one byte each way (flushed), so that both endpoints have
@@ -112,7 +132,7 @@ func IdleMemory(ctx context.Context, ep *Endpoints, n int) (MemoryRun, error) {
 		p.Close()
 	}
 	pairs = pairs[:0]
-	rss0, ms0, err := settle()
+	s0, err := settle(ep)
 	if err != nil {
 		return MemoryRun{}, err
 	}
@@ -121,16 +141,17 @@ func IdleMemory(ctx context.Context, ep *Endpoints, n int) (MemoryRun, error) {
 			return MemoryRun{}, err
 		}
 	}
-	rss1, ms1, err := settle()
+	s1, err := settle(ep)
 	if err != nil {
 		return MemoryRun{}, err
 	}
 	runtime.KeepAlive(pairs)
 	return MemoryRun{
 		Conns:    n,
-		RSS:      rss1 - rss0,
-		GoHeap:   int64(ms1.HeapAlloc) - int64(ms0.HeapAlloc),
-		GoSys:    int64(ms1.Sys) - int64(ms0.Sys),
+		RSS:      s1.rss - s0.rss,
+		GoHeap:   int64(s1.ms.HeapAlloc) - int64(s0.ms.HeapAlloc),
+		GoSys:    int64(s1.ms.Sys) - int64(s0.ms.Sys),
+		CHeap:    s1.cheap - s0.cheap,
 		Endpoint: 2 * n,
 	}, nil
 }

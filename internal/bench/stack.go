@@ -52,6 +52,12 @@ type Endpoints struct {
 	Client func(ctx context.Context, conn net.Conn) (Conn, error)
 	// Close releases the configurations.
 	Close func()
+	// NativeHeap, if set, returns the C heap in use process-wide (bytes),
+	// and TrimNative returns the C heap's free memory to the OS: the
+	// memory workload calls it next to debug.FreeOSMemory. Stacks written
+	// in Go leave both nil.
+	NativeHeap func() int64
+	TrimNative func()
 }
 
 // Stack is one TLS implementation.

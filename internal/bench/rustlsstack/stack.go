@@ -73,5 +73,7 @@ func Configure(pki *bench.PKI, p bench.Params) (*bench.Endpoints, error) {
 			scfg.Close()
 			ccfg.Close()
 		},
+		NativeHeap: cgo.MallocInUse,
+		TrimNative: cgo.MallocTrim,
 	}, nil
 }
