@@ -2,7 +2,7 @@
 #
 #   make demo               build what is needed and run the tour
 #   make test               every test (builds librustls first)
-#   make bench              gorustls vs crypto/tls benchmarks
+#   make bench              gorustls vs crypto/tls benchmarks (BENCHFLAGS to narrow them)
 #   make fuzz               long fuzzing runs
 #   make asan               cgo and librustls tests under AddressSanitizer (clang)
 #   make librustls          only the Rust build
@@ -81,8 +81,10 @@ test: $(LIBDEP) test-deps
 staticcheck: $(LIBDEP)
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.6.1 $(GOTAGS) ./...
 
+# BENCHFLAGS: e.g. "-only bulk -markdown /tmp/bulk.md" (see gorustls bench -h).
+BENCHFLAGS ?= -plot docs/performance.svg -markdown docs/performance-table.md
 bench: $(LIBDEP)
-	$(GO) run $(GOTAGS) ./cmd/gorustls bench -plot docs/performance.svg -markdown docs/performance-table.md
+	$(GO) run $(GOTAGS) ./cmd/gorustls bench $(BENCHFLAGS)
 
 fuzz: $(LIBDEP)
 	@for t in FuzzServerAccept FuzzClientConnect FuzzClientHello; do \

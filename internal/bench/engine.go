@@ -94,6 +94,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		Machine: DescribeMachine(opts.Stacks),
 		Started: time.Now().UTC(),
 		Quick:   opts.Quick,
+		Only:    opts.Only,
 	}}
 	for _, s := range opts.Stacks {
 		r.report.Stacks = append(r.report.Stacks, s.Name)

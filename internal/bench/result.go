@@ -83,6 +83,7 @@ type Report struct {
 	Started  time.Time
 	Elapsed  time.Duration
 	Quick    bool
+	Only     []string `json:",omitempty"` // workload groups run, when not all
 	Results  []Result
 	Settings []string // how the figures were measured, one line each
 }
