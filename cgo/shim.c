@@ -239,6 +239,10 @@ gr_io gr_conn_key_update(struct rustls_connection *conn, uint8_t *out, size_t ou
 // The most iovecs one sendmsg takes here (rustls passes at most 64).
 #define GR_MAX_IOV 64
 
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0 // not on every platform; Go ignores SIGPIPE on sockets anyway
+#endif
+
 // write_tls_vectored callback: sends the records straight to the socket fd
 // points at. MSG_NOSIGNAL: a reset peer gives EPIPE, not a SIGPIPE.
 static rustls_io_result gr_fd_sendv(void *ud, const struct rustls_iovec *iov, size_t count, size_t *out_n) {
@@ -261,11 +265,12 @@ static rustls_io_result gr_fd_sendv(void *ud, const struct rustls_iovec *iov, si
 	}
 }
 
-// Sends everything rustls has queued to fd, until the queue is empty or the
-// socket refuses (io_errno EAGAIN) or fails. Returns the bytes sent.
-static size_t gr_drain_fd(struct rustls_connection *conn, int fd, gr_io *r) {
+// Sends what rustls has queued to fd, until the queue is empty, at least
+// budget bytes went, or the socket refuses (io_errno EAGAIN) or fails.
+// Returns the bytes sent.
+static size_t gr_drain_fd(struct rustls_connection *conn, int fd, size_t budget, gr_io *r) {
 	size_t total = 0;
-	while (rustls_connection_wants_write(conn)) {
+	while (total < budget && rustls_connection_wants_write(conn)) {
 		size_t k = 0;
 		rustls_io_result e = rustls_connection_write_tls_vectored(conn, gr_fd_sendv, &fd, &k);
 		if (e != 0) {
@@ -286,19 +291,28 @@ static size_t gr_drain_fd(struct rustls_connection *conn, int fd, gr_io *r) {
 // Moves queued ciphertext out of rustls: straight to fd while the socket
 // takes it (*direct set), then, once it is full, by copying into d for the
 // caller to write. Nothing is sent directly after bytes went into d, so the
-// stream keeps its order. Returns the bytes moved either way.
+// stream keeps its order. One call moves about d->cap bytes at most (sent
+// and copied together, as the copying variants do), so that the C call,
+// and the locks its caller holds, stay short whatever the write size.
+// Returns the bytes moved either way.
 static size_t gr_send_or_copy(struct rustls_connection *conn, int fd, int *direct, gr_dst *d, gr_io *r) {
 	size_t moved = 0;
 	if (*direct && d->len == 0) {
-		size_t k = gr_drain_fd(conn, fd, r);
+		size_t budget = r->consumed < d->cap ? d->cap - r->consumed : 0;
+		size_t k = gr_drain_fd(conn, fd, budget, r);
 		moved += k;
 		r->consumed += k;
-		if (r->io_errno != EAGAIN) return moved; // queue empty, or a socket error
+		if (r->io_errno != EAGAIN) return moved; // queue empty, budget spent, or a socket error
 		r->io_errno = 0;
 	}
 	*direct = 0;
 	moved += gr_drain_into(conn, d, r);
 	return moved;
+}
+
+// gr_spent reports whether a call has moved its share (see gr_send_or_copy).
+static int gr_spent(const gr_io *r, const gr_dst *d) {
+	return r->consumed + d->len >= d->cap;
 }
 
 gr_io gr_conn_write_fd(struct rustls_connection *conn, const uint8_t *buf, size_t len, int fd,
@@ -321,12 +335,14 @@ gr_io gr_conn_write_fd(struct rustls_connection *conn, const uint8_t *buf, size_
 		if (acc == len && !drain) break;
 		size_t moved = gr_send_or_copy(conn, fd, &direct, &d, &r);
 		if (r.io_errno) break;
+		// The caller comes back for the rest (its loop, or Flush's).
+		if (gr_spent(&r, &d)) break;
 		if (acc == len) {
-			if (!rustls_connection_wants_write(conn) || d.len == d.cap) break;
+			if (!rustls_connection_wants_write(conn)) break;
 			continue;
 		}
-		// rustls refused plaintext: stop when no room is left to copy into.
-		if (d.len == d.cap || (n == 0 && moved == 0)) break;
+		// rustls refused plaintext and nothing moved: stop.
+		if (n == 0 && moved == 0) break;
 	}
 	r.n = acc;
 	r.out = d.len;

@@ -18,10 +18,17 @@ import (
 // it blocks, honours the write deadline and sees Close. So a Write still
 // costs one C call, no system call blocks under the core mutex, and the
 // order of the stream is kept: the fd is passed only when the Go buffer is
-// empty, and the C side sends nothing directly after it copied.
+// empty, and the C side sends nothing directly after it copied. Like the
+// copying calls, one call moves about one Go buffer's worth (outBufSize) and
+// the out half calls again for the rest, so a large Write holds the core
+// mutex and the descriptor only briefly at a time and Close and Read stay
+// responsive.
 //
-// The C call runs inside syscall.RawConn.Control, which keeps the
-// descriptor open for its length.
+// The C call runs inside syscall.RawConn.Write, which holds the descriptor
+// open for its length and first checks the write deadline: when the
+// deadline has passed or the transport is closed, the call is made without
+// the descriptor (the copying way) and the net.Conn Write reports the
+// error, exactly as on the copying path.
 
 // directConn returns the raw connection to send on directly, or nil when
 // conn is not a stream socket of the net package.
@@ -62,7 +69,8 @@ func isStreamSocket(rc syscall.RawConn) bool {
 // the method value s.directStep, made once per stream.
 type direct struct {
 	rc   syscall.RawConn
-	step func(fd uintptr)
+	step func(fd uintptr) bool
+	ran  bool // step ran during the latest RawConn.Write
 
 	write bool   // WriteFD, else DrainFD
 	p     []byte // WriteFD: the plaintext
@@ -71,18 +79,23 @@ type direct struct {
 	res   cgo.IO
 
 	// Bytes sent straight to the socket and bytes copied into the Go buffer
-	// by direct calls (the socket was full), for tests.
-	sent, copied int64
+	// by direct calls (the socket was full), and the most one call moved,
+	// for tests.
+	sent, copied, maxMoved int64
 }
 
-func (s *Stream) directStep(fd uintptr) {
+// directStep is the RawConn.Write callback: one C call, never a wait (the
+// C side copies what the socket does not take).
+func (s *Stream) directStep(fd uintptr) bool {
 	h := &s.out
 	d := &h.d
+	d.ran = true
 	if d.write {
 		d.res = s.k.writeFD(d.p, int(fd), h.buf[h.end:], d.drain)
 	} else {
 		d.res = s.k.drainFD(int(fd), h.buf[h.end:], d.queue)
 	}
+	return true
 }
 
 // canSendDirect reports whether the next C call may send to the socket:
@@ -91,19 +104,25 @@ func (h *outHalf) canSendDirect() bool {
 	return h.d.rc != nil && h.start == h.end
 }
 
-// callDirect runs one C call with the socket's descriptor.
-func (s *Stream) callDirect(write bool, p []byte, drain bool, queue int) cgo.IO {
+// callDirect runs one C call with the socket's descriptor. It reports false,
+// having made no call, when RawConn.Write refused to run it (a write
+// deadline in the past, a closed transport): the caller then makes the
+// copying call.
+func (s *Stream) callDirect(write bool, p []byte, drain bool, queue int) (cgo.IO, bool) {
 	d := &s.out.d
 	d.write, d.p, d.drain, d.queue = write, p, drain, queue
-	d.res = cgo.IO{Result: resultClosed}
-	if err := d.rc.Control(d.step); err != nil {
-		// The transport is closed: so is the stream, for writing.
-		d.res = cgo.IO{Result: resultClosed}
-	}
+	d.ran = false
+	_ = d.rc.Write(d.step) // its only errors are the ones that stop step from running
 	d.p = nil
+	if !d.ran {
+		return cgo.IO{}, false
+	}
 	d.sent += int64(d.res.Consumed)
 	d.copied += int64(d.res.Out)
-	return d.res
+	if n := int64(d.res.Consumed) + int64(d.res.Out); n > d.maxMoved {
+		d.maxMoved = n
+	}
+	return d.res, true
 }
 
 // writeOut hands p to rustls and moves out the ciphertext it makes room
@@ -113,7 +132,9 @@ func (s *Stream) writeOut(p []byte, drain bool) cgo.IO {
 	h := &s.out
 	if h.canSendDirect() {
 		h.start, h.end = 0, 0
-		return s.callDirect(true, p, drain, cgo.QueueNone)
+		if r, ok := s.callDirect(true, p, drain, cgo.QueueNone); ok {
+			return r
+		}
 	}
 	return s.k.write(p, h.buf[h.end:], drain)
 }
@@ -125,7 +146,9 @@ func (s *Stream) moveOut(queue int) cgo.IO {
 	h := &s.out
 	if h.canSendDirect() {
 		h.start, h.end = 0, 0
-		return s.callDirect(false, nil, false, queue)
+		if r, ok := s.callDirect(false, nil, false, queue); ok {
+			return r
+		}
 	}
 	switch queue {
 	case cgo.QueueCloseNotify:
@@ -142,7 +165,7 @@ func (s *Stream) sendErrnoLocked(errno int32) error {
 	h := &s.out
 	var err error = &net.OpError{Op: "write", Net: s.conn.LocalAddr().Network(),
 		Source: s.conn.LocalAddr(), Addr: s.conn.RemoteAddr(),
-		Err: os.NewSyscallError("write", syscall.Errno(errno))}
+		Err: os.NewSyscallError("sendmsg", syscall.Errno(errno))}
 	if s.closed.Load() {
 		err = net.ErrClosed
 	}

@@ -3,6 +3,7 @@ package rustls
 import (
 	"bytes"
 	"crypto/sha256"
+	"crypto/tls"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -177,7 +178,7 @@ func TestDirectOutputPeerGone(t *testing.T) {
 	for _, m := range outputModes {
 		t.Run(m.name+"/reset", func(t *testing.T) {
 			c, s := rustlsPair(t, serverConfig(t, nil), clientConfig(t, nil), StreamOptions{}, m.opts)
-			// Fill the socket both ways' worth, then reset from the server.
+			// The server resets the connection; the client then writes.
 			tc := s.NetConn().(*net.TCPConn)
 			require.NoError(t, tc.SetLinger(0))
 			require.NoError(t, tc.Close())
@@ -263,4 +264,85 @@ func TestDirectOutputUnixSocket(t *testing.T) {
 	require.NoError(t, c.Close())
 	_, err = io.ReadAll(s)
 	require.NoError(t, err, "close_notify sent directly gives a clean EOF")
+}
+
+// TestDirectOutputPastDeadline: a write deadline already in the past stops
+// sending in both modes (net.Conn's contract), loses nothing, and the
+// stream goes on once it is moved.
+func TestDirectOutputPastDeadline(t *testing.T) {
+	for _, m := range outputModes {
+		t.Run(m.name, func(t *testing.T) {
+			c, s := rustlsPair(t, serverConfig(t, nil), clientConfig(t, nil), StreamOptions{}, m.opts)
+			require.NoError(t, c.SetWriteDeadline(time.Unix(1, 0)))
+			n, err := c.Write([]byte("hello"))
+			require.NoError(t, err, "buffering needs no I/O")
+			require.Equal(t, 5, n)
+			err = c.Flush()
+			require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+			got := make([]byte, 5)
+			_, err = readWithin(s, got, 100*time.Millisecond)
+			require.ErrorIs(t, err, os.ErrDeadlineExceeded, "nothing may be sent past the deadline")
+			require.NoError(t, c.SetWriteDeadline(time.Time{}))
+			require.NoError(t, c.Flush())
+			require.NoError(t, readFullWithin(s, got, 5*time.Second))
+			require.Equal(t, "hello", string(got))
+			echoPair(t, c, s, 10)
+		})
+	}
+}
+
+// TestDirectOutputBoundedCalls: one huge Write is cut into C calls of about
+// one Go buffer each, so Close and a Read deadline are served while it runs.
+func TestDirectOutputBoundedCalls(t *testing.T) {
+	c, s := rustlsPair(t, serverConfig(t, nil), clientConfig(t, nil), StreamOptions{}, StreamOptions{})
+	go io.Copy(io.Discard, s)
+	data := pattern(48<<20, 3)
+	werr := make(chan error, 1)
+	go func() {
+		_, err := c.Write(data)
+		if err == nil {
+			err = c.Flush()
+		}
+		werr <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	// A Read with a short deadline is not held up by the writer.
+	_, err := readWithin(c, make([]byte, 10), 5*time.Millisecond)
+	require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+	require.NoError(t, c.Close())
+	select {
+	case err := <-werr:
+		if err != nil {
+			assert.ErrorIs(t, err, net.ErrClosed)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not stop the Write")
+	}
+	c.out.mu.Lock()
+	maxMoved, sent := c.out.d.maxMoved, c.out.d.sent
+	c.out.mu.Unlock()
+	t.Logf("sent directly %d bytes, at most %d per C call", sent, maxMoved)
+	assert.Positive(t, sent)
+	// One call moves up to the Go buffer's size, plus one batch of records
+	// that was already queued when the budget ran out.
+	assert.LessOrEqual(t, maxMoved, int64(outBufSize+(80<<10)), "a C call moved far more than one buffer's worth")
+}
+
+// TestDirectOutputKeyUpdateTLS12 keeps the stream intact when a KeyUpdate
+// is refused (TLS 1.2 has none), in both modes.
+func TestDirectOutputKeyUpdateTLS12(t *testing.T) {
+	for _, m := range outputModes {
+		t.Run(m.name, func(t *testing.T) {
+			scfg := serverConfig(t, func(o *ServerOptions) { o.Versions = []uint16{tls.VersionTLS12} })
+			c, s := rustlsPair(t, scfg, clientConfig(t, nil), StreamOptions{}, m.opts)
+			_, err := c.Write([]byte("before"))
+			require.NoError(t, err)
+			require.Error(t, c.KeyUpdate())
+			require.NoError(t, c.Flush())
+			got := make([]byte, 6)
+			require.NoError(t, readFullWithin(s, got, 5*time.Second))
+			require.Equal(t, "before", string(got))
+			echoPair(t, c, s, 10)
+		})
+	}
 }

@@ -114,7 +114,7 @@ func (s *Stream) flushLocked() error {
 			return s.sendErrnoLocked(r.Errno)
 		}
 		h.end = r.Out
-		if r.Out == 0 {
+		if r.Out == 0 && r.Consumed == 0 {
 			return nil
 		}
 	}
@@ -377,17 +377,18 @@ func (s *Stream) KeyUpdate() error {
 	}
 	h.ensureBuf()
 	r := s.moveOut(cgo.QueueKeyUpdate)
-	switch r.Result {
-	case cgo.ResultOK:
-	case resultClosed:
+	if r.Result == resultClosed {
 		return closedErr("key update")
-	default:
-		return &Error{Code: Code(r.Result), Op: "key update"}
 	}
+	// Whatever the call moved out (records the read path queued) stays
+	// queued in order, even when the KeyUpdate itself was refused.
+	h.end = r.Out
 	if r.Errno != 0 {
 		return s.sendErrnoLocked(r.Errno)
 	}
-	h.end = r.Out
+	if r.Result != cgo.ResultOK {
+		return &Error{Code: Code(r.Result), Op: "key update"}
+	}
 	return s.flushLocked()
 }
 
