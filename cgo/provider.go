@@ -19,9 +19,46 @@ type SuiteInfo struct {
 	Version uint16 // protocol version, 0x0303 or 0x0304
 }
 
+// installErr is the outcome of installing the process default provider.
+var installErr error
+
+func init() {
+	if r := uint32(C.gr_provider_install_default()); r != ResultOK {
+		installErr = &Error{Code: r, Op: "install aws-lc-rs as the default crypto provider"}
+	}
+}
+
+// HasRingAESGCM reports whether librustls carries both aws-lc-rs and ring,
+// which RingAESGCMProvider needs (the bundled default build does).
+func HasRingAESGCM() bool { return C.gr_provider_has_ring_aes_gcm() != 0 }
+
+// RingAESGCMProvider returns the default (aws-lc-rs) provider with each
+// AES-GCM cipher suite replaced by ring's implementation of that suite.
+func RingAESGCMProvider() (*Provider, error) {
+	var p *C.struct_rustls_crypto_provider
+	var replaced C.size_t
+	r := uint32(C.gr_provider_ring_aes_gcm(&p, &replaced))
+	if r == ResultNotFound {
+		return nil, &Error{Code: r, Op: "build the aws-lc-rs provider with ring's AES-GCM",
+			Detail: "this librustls was not built with both aws-lc-rs and ring (the bundled aws-lc-rs build is)"}
+	}
+	if r != ResultOK {
+		return nil, &Error{Code: r, Op: "build the aws-lc-rs provider with ring's AES-GCM"}
+	}
+	if replaced == 0 {
+		C.rustls_crypto_provider_free(p)
+		return nil, &Error{Code: ResultNotFound, Op: "build the aws-lc-rs provider with ring's AES-GCM",
+			Detail: "the default provider has no AES-GCM cipher suite"}
+	}
+	return &Provider{p: p}, nil
+}
+
 // DefaultProvider returns a new reference to the process default provider,
 // installing the one librustls was built with when none is set yet.
 func DefaultProvider() (*Provider, error) {
+	if installErr != nil {
+		return nil, installErr
+	}
 	var b *C.struct_rustls_crypto_provider_builder
 	if r := uint32(C.rustls_crypto_provider_builder_new_from_default(&b)); r != ResultOK {
 		return nil, &Error{Code: r, Op: "load the default crypto provider"}

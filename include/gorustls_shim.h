@@ -126,6 +126,17 @@ gr_io gr_acceptor_feed(struct rustls_acceptor *acc, const uint8_t *in, size_t in
 /* Writes an accepted_alert's bytes into out. */
 gr_io gr_alert_drain(struct rustls_accepted_alert *alert, uint8_t *out, size_t out_cap);
 
+/* Providers (cgo/provider_mix.c). When librustls carries both aws-lc-rs
+ * and ring (the bundled default build), rustls-ffi has no default provider
+ * of its own: gr_provider_install_default installs aws-lc-rs (a no-op
+ * otherwise). gr_provider_ring_aes_gcm builds the default provider with
+ * each AES-GCM suite replaced by ring's implementation of the same suite
+ * (count in *replaced); RUSTLS_RESULT_NOT_FOUND when librustls lacks one of
+ * the two providers. */
+int gr_provider_has_ring_aes_gcm(void);
+uint32_t gr_provider_install_default(void);
+uint32_t gr_provider_ring_aes_gcm(const struct rustls_crypto_provider **out, size_t *replaced);
+
 /* Key-log trampolines: rustls-ffi passes no userdata to key-log callbacks, so
  * every config that logs keys gets one of GR_KEYLOG_SLOTS distinct C
  * functions, each of which forwards its slot number to Go. */

@@ -25,17 +25,35 @@ func init() {
 	register("bench", "compare gorustls with crypto/tls (throughput, latency, handshakes, memory)", runBench)
 }
 
-func benchStacks() []bench.Stack { return []bench.Stack{rustlsstack.Stack(), bench.GoTLS()} }
+// benchStacks returns gorustls (with the named provider) and crypto/tls.
+func benchStacks(provider string) ([]bench.Stack, error) {
+	switch provider {
+	case "", "default":
+		return []bench.Stack{rustlsstack.Stack(), bench.GoTLS()}, nil
+	case "ring-aes-gcm":
+		return []bench.Stack{rustlsstack.RingAESGCMStack(), bench.GoTLS()}, nil
+	}
+	return nil, fmt.Errorf("-provider %q: want default or ring-aes-gcm", provider)
+}
 
 func runBench(args []string) error {
-	if len(args) == 1 && args[0] == benchChildFlag {
-		return bench.Child(context.Background(), os.Stdin, os.Stdout, benchStacks())
+	if len(args) >= 1 && args[0] == benchChildFlag {
+		prov := ""
+		if len(args) == 2 {
+			prov = args[1]
+		}
+		stacks, err := benchStacks(prov)
+		if err != nil {
+			return err
+		}
+		return bench.Child(context.Background(), os.Stdin, os.Stdout, stacks)
 	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	quick := fs.Bool("quick", false, "short run (noisier figures)")
 	plot := fs.String("plot", "", "draw the ratios into `FILE` (.png or .svg)")
 	markdown := fs.String("markdown", "", "write the results as a Markdown table into `FILE`")
 	oneProc := fs.Bool("one-process", false, "skip the measurements that need child processes")
+	provider := fs.String("provider", "default", "gorustls's crypto provider: default (aws-lc-rs) or ring-aes-gcm (rustls.RingAESGCMProvider)")
 	only := fs.String("only", "", "run only these comma-separated workload `groups` ("+strings.Join(bench.Groups, ", ")+")")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -52,13 +70,17 @@ func runBench(args []string) error {
 	if err != nil {
 		return err
 	}
-	opts := bench.Options{Stacks: benchStacks(), Quick: *quick, Progress: os.Stderr}
+	stacks, err := benchStacks(*provider)
+	if err != nil {
+		return err
+	}
+	opts := bench.Options{Stacks: stacks, Quick: *quick, Progress: os.Stderr}
 	if *only != "" {
 		opts.Only = strings.Split(*only, ",")
 	}
 	if !*oneProc {
 		opts.Spawn = func() *exec.Cmd {
-			cmd := exec.Command(self, "bench", benchChildFlag)
+			cmd := exec.Command(self, "bench", benchChildFlag, *provider)
 			cmd.Stderr = os.Stderr
 			return cmd
 		}

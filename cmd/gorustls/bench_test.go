@@ -28,11 +28,18 @@ func TestBenchFlagErrors(t *testing.T) {
 }
 
 func TestBenchStacks(t *testing.T) {
-	s := benchStacks()
-	require.Len(t, s, 2)
-	assert.Equal(t, "gorustls", s[0].Name)
-	assert.Equal(t, "crypto/tls", s[1].Name)
-	assert.NotNil(t, s[0].Calls, "gorustls counts its C calls")
+	for _, prov := range []string{"default", "ring-aes-gcm"} {
+		s, err := benchStacks(prov)
+		require.NoError(t, err)
+		require.Len(t, s, 2)
+		assert.Equal(t, "gorustls", s[0].Name)
+		assert.Equal(t, "crypto/tls", s[1].Name)
+		assert.NotNil(t, s[0].Calls, "gorustls counts its C calls")
+	}
+	_, err := benchStacks("openssl")
+	require.ErrorContains(t, err, "ring-aes-gcm")
+	require.ErrorContains(t, runBench([]string{"-provider", "nope"}), "want default or ring-aes-gcm")
+	require.ErrorContains(t, runBench([]string{"-only", "bulk,nope"}), `unknown workload group "nope"`)
 }
 
 func TestWriteFile(t *testing.T) {

@@ -11,9 +11,27 @@ import (
 )
 
 // Stack returns the gorustls stack: an Acceptor and a Connector with
-// default StreamOptions (buffered writes, explicit Flush).
+// default StreamOptions (buffered writes, explicit Flush) and the default
+// crypto provider.
 func Stack() bench.Stack {
 	return bench.Stack{Name: "gorustls", Version: rustls.Version(), Configure: Configure, Calls: cgo.Calls}
+}
+
+// RingAESGCMStack is Stack with rustls.RingAESGCMProvider on both ends.
+func RingAESGCMStack() bench.Stack {
+	return bench.Stack{
+		Name:    "gorustls",
+		Version: rustls.Version() + " with ring's AES-GCM",
+		Configure: func(pki *bench.PKI, p bench.Params) (*bench.Endpoints, error) {
+			prov, err := rustls.RingAESGCMProvider()
+			if err != nil {
+				return nil, err
+			}
+			defer prov.Close() // the configs keep their own references
+			return configure(pki, p, prov)
+		},
+		Calls: cgo.Calls,
+	}
 }
 
 // noStore is a SessionStore that keeps nothing: servers built with it
@@ -25,6 +43,10 @@ func (noStore) Put([]byte, []byte) bool         { return false }
 
 // Configure builds a server and a client config for p.
 func Configure(pki *bench.PKI, p bench.Params) (*bench.Endpoints, error) {
+	return configure(pki, p, nil)
+}
+
+func configure(pki *bench.PKI, p bench.Params, prov *rustls.Provider) (*bench.Endpoints, error) {
 	leaf, err := pki.Leaf(p.Key)
 	if err != nil {
 		return nil, err
@@ -34,8 +56,8 @@ func Configure(pki *bench.PKI, p bench.Params) (*bench.Endpoints, error) {
 		return nil, err
 	}
 	defer ck.Close() // the configs keep their own references
-	so := rustls.ServerOptions{Certificates: []*rustls.CertifiedKey{ck}, Versions: []uint16{p.Version}}
-	co := rustls.ClientOptions{RootCAs: pki.CAPEM, Versions: []uint16{p.Version}}
+	so := rustls.ServerOptions{Certificates: []*rustls.CertifiedKey{ck}, Versions: []uint16{p.Version}, Provider: prov}
+	co := rustls.ClientOptions{RootCAs: pki.CAPEM, Versions: []uint16{p.Version}, Provider: prov}
 	if p.Suite != 0 {
 		so.CipherSuites = []uint16{p.Suite}
 		co.CipherSuites = []uint16{p.Suite}
