@@ -89,11 +89,11 @@ func (rep *Report) WriteTable(w io.Writer) error {
 func (rep *Report) WriteMarkdown(w io.Writer) error {
 	m := rep.Machine
 	var b strings.Builder
-	kind := map[bool]string{true: "quick", false: "full"}[rep.Quick]
+	kind := map[bool]string{true: "quick", false: "full"}[rep.Quick] + " run"
 	if len(rep.Only) > 0 {
-		kind += ", only " + strings.Join(rep.Only, ", ")
+		kind += " of " + strings.Join(rep.Only, ", ")
 	}
-	fmt.Fprintf(&b, "Measured %s (%s run, %s).\n\n", rep.Started.Format("2006-01-02 15:04 MST"), kind, rep.Elapsed.Round(1e9))
+	fmt.Fprintf(&b, "Measured %s (%s, %s).\n\n", rep.Started.Format("2006-01-02 15:04 MST"), kind, rep.Elapsed.Round(1e9))
 	fmt.Fprintf(&b, "Machine: %d CPUs (nproc), %s, Linux %s; %s", m.CPUs, m.CPUModel, m.Kernel, m.GoVersion)
 	if m.RustVersion != "" {
 		fmt.Fprintf(&b, ", %s", m.RustVersion)
