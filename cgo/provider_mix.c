@@ -3,15 +3,24 @@
 #include "gorustls_shim.h"
 
 // rustls.h declares ring's constructor only when the build selects ring
-// (DEFINE_RING). In the aws-lc-rs build, declare it weak: it resolves to
-// NULL when librustls was built without ring (a system librustls), so one
-// gorustls build links against either.
+// (DEFINE_RING). The bundled aws-lc-rs librustls carries ring too, and its
+// rustls.pc says so (GORUSTLS_LIBRUSTLS_HAS_RING): declare it plainly then,
+// so the link always pulls it in. For any other librustls (a system
+// install) declare it weak: it resolves to NULL when that library lacks it
+// (or when the linker does not pull in the archive member that defines it),
+// and RingAESGCMProvider then reports that it is unavailable.
 #if defined(DEFINE_AWS_LC_RS) && !defined(DEFINE_RING)
+#if defined(GORUSTLS_LIBRUSTLS_HAS_RING)
+const struct rustls_crypto_provider *rustls_ring_crypto_provider(void);
+#else
 const struct rustls_crypto_provider *rustls_ring_crypto_provider(void) __attribute__((weak));
+#endif
 #endif
 
 static int gr_has_both(void) {
-#if defined(DEFINE_AWS_LC_RS)
+#if defined(DEFINE_AWS_LC_RS) && defined(GORUSTLS_LIBRUSTLS_HAS_RING)
+	return 1;
+#elif defined(DEFINE_AWS_LC_RS)
 	return rustls_ring_crypto_provider != NULL;
 #else
 	return 0; // the ring build has no aws-lc-rs
@@ -22,9 +31,11 @@ int gr_provider_has_ring_aes_gcm(void) { return gr_has_both(); }
 
 uint32_t gr_provider_install_default(void) {
 	// rustls-ffi picks a process default from its crate features only when
-	// exactly one provider is compiled in; with both, install aws-lc-rs.
+	// exactly one provider is compiled in; with both it has none. Install
+	// aws-lc-rs unless a default is already set.
 #if defined(DEFINE_AWS_LC_RS)
-	if (!gr_has_both()) return RUSTLS_RESULT_OK;
+	// Whether or not ring is there: with aws-lc-rs alone this is the
+	// provider rustls-ffi would install on first use anyway.
 	const struct rustls_crypto_provider *cur = rustls_crypto_provider_default();
 	if (cur != NULL) {
 		rustls_crypto_provider_free(cur);
@@ -63,8 +74,9 @@ uint32_t gr_provider_ring_aes_gcm(const struct rustls_crypto_provider **out, siz
 	*replaced = 0;
 #if defined(DEFINE_AWS_LC_RS)
 	if (!gr_has_both()) return RUSTLS_RESULT_NOT_FOUND;
-	const struct rustls_crypto_provider *base = rustls_crypto_provider_default();
-	if (base == NULL) return RUSTLS_RESULT_NO_DEFAULT_CRYPTO_PROVIDER;
+	// aws-lc-rs by name (with post-quantum key exchange preferred, as the
+	// default), whatever the process default is.
+	const struct rustls_crypto_provider *base = rustls_aws_lc_rs_crypto_provider();
 	const struct rustls_crypto_provider *ring = rustls_ring_crypto_provider();
 	const struct rustls_supported_ciphersuite *suites[GR_MAX_SUITES];
 	size_t n = rustls_crypto_provider_ciphersuites_len(base), k = 0;

@@ -79,8 +79,8 @@ gr_io gr_conn_key_update(struct rustls_connection *conn, uint8_t *out, size_t ou
  * copying the rest into out[0:out_cap] (count in out), exactly as the
  * buffered variants do, and send nothing more directly in that call, so the
  * caller writes out with its own (blocking, deadline-aware) I/O. consumed
- * counts the bytes sent directly. A call moves about out_cap bytes at most
- * (sent and copied together), as the copying variants do, so the caller
+ * counts the bytes sent directly. A call stops sending directly once
+ * out_cap bytes went and stops copying when out is full, so the caller
  * calls again for the rest. The caller passes an fd only when it has nothing
  * of its own waiting to be written, and keeps it open for the call. */
 

@@ -33,20 +33,26 @@ func DefaultProvider() (*Provider, error) {
 	return wrapProvider(p), nil
 }
 
-// RingAESGCMProvider returns the default aws-lc-rs provider with its
-// AES-GCM cipher suites (TLS 1.3 and TLS 1.2, 128 and 256 bits) taken from
-// ring instead, whole (for TLS 1.3 that includes the suite's HKDF and
-// hash). Key exchange (X25519MLKEM768 first), signatures,
-// ChaCha20-Poly1305 and randomness stay aws-lc-rs's, and the suites, their
-// names and their order are the default provider's.
+// RingAESGCMAvailable reports whether the linked librustls carries both
+// aws-lc-rs and ring, so that RingAESGCMProvider can succeed.
+func RingAESGCMAvailable() bool { return cgo.HasRingAESGCM() }
+
+// RingAESGCMProvider returns the aws-lc-rs provider (as the default one:
+// post-quantum key exchange preferred) with its AES-GCM cipher suites (TLS
+// 1.3 and TLS 1.2, 128 and 256 bits) taken from ring instead, whole: each
+// suite brings ring's AEAD and its hash, HKDF (TLS 1.3) or PRF (TLS 1.2).
+// Key exchange (X25519MLKEM768 first), signatures, ChaCha20-Poly1305 and
+// randomness stay aws-lc-rs's, and the suites, their names and their order
+// are the default provider's.
 //
 // Use it for bulk throughput on x86-64 CPUs with VAES and VPCLMULQDQ but
 // without AVX-512 (AMD Zen 3, recent Intel client CPUs): there ring's
 // VAES-AVX2 AES-GCM is much faster than the AES-NI code aws-lc-rs falls back
-// to (64 KiB transfers 1.5-2.1x crypto/tls instead of about 1.0x, see
-// docs/performance.md). Elsewhere it brings nothing. It needs the bundled
-// librustls, which carries both providers; a librustls built with one
-// provider (PROVIDER=ring, or a system install) gives an error saying so.
+// to (64 KiB transfers 1.5-2.0x crypto/tls instead of about 1.0x on this
+// project's test machine, see docs/performance.md). Elsewhere it brings
+// nothing. It needs the bundled librustls, which carries both providers
+// (RingAESGCMAvailable); a librustls built with one provider (PROVIDER=ring,
+// or a system install) gives an error saying so.
 // Pass it as ServerOptions.Provider or ClientOptions.Provider; the configs
 // take their own reference, so it may be closed once they are built.
 func RingAESGCMProvider() (*Provider, error) {

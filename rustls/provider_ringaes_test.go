@@ -3,16 +3,28 @@ package rustls
 import (
 	"crypto/tls"
 	"io"
+	"os/exec"
+	"strings"
 	"testing"
 
-	"github.com/gorustls/gorustls/cgo"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
+// TestRingAESGCMAvailableInBundledBuild: the bundled aws-lc-rs librustls
+// carries ring, and its rustls.pc says so (build/librustls.sh); make runs
+// the tests with it.
+func TestRingAESGCMAvailableInBundledBuild(t *testing.T) {
+	out, err := exec.Command("pkg-config", "--cflags", "rustls").Output()
+	if err != nil || !strings.Contains(string(out), "GORUSTLS_LIBRUSTLS_HAS_RING") {
+		t.Skip("not linked against the bundled aws-lc-rs librustls")
+	}
+	assert.True(t, RingAESGCMAvailable())
+}
+
 func TestRingAESGCMProviderSuites(t *testing.T) {
 	p, err := RingAESGCMProvider()
-	if !cgo.HasRingAESGCM() {
+	if !RingAESGCMAvailable() {
 		// A librustls with one provider (PROVIDER=ring, a system install).
 		e := rustlsError(t, err)
 		assert.Contains(t, e.Error(), "both aws-lc-rs and ring")
@@ -35,7 +47,7 @@ func TestRingAESGCMProviderSuites(t *testing.T) {
 // provider against crypto/tls in both roles and against the default
 // provider, with data both ways.
 func TestRingAESGCMProviderInterop(t *testing.T) {
-	if !cgo.HasRingAESGCM() {
+	if !RingAESGCMAvailable() {
 		t.Skip("librustls carries one provider only: TestRingAESGCMProviderSuites checks the error")
 	}
 	p, err := RingAESGCMProvider()
