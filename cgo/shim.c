@@ -291,10 +291,12 @@ static size_t gr_drain_fd(struct rustls_connection *conn, int fd, size_t budget,
 // Moves queued ciphertext out of rustls: straight to fd while the socket
 // takes it (*direct set), then, once it is full, by copying into d for the
 // caller to write. Nothing is sent directly after bytes went into d, so the
-// stream keeps its order. One call moves about d->cap bytes at most (sent
-// and copied together, as the copying variants do), so that the C call,
-// and the locks its caller holds, stay short whatever the write size.
-// Returns the bytes moved either way.
+// stream keeps its order. Direct sends stop once d->cap bytes went (checked
+// between write_tls_vectored calls, each of which sends what rustls has
+// queued, at most its buffer limit); copying stops when d is full. So one
+// call moves at most about twice d->cap with the default buffer limit, and
+// the C call, and the locks its caller holds, stay short whatever the
+// write size. Returns the bytes moved either way.
 static size_t gr_send_or_copy(struct rustls_connection *conn, int fd, int *direct, gr_dst *d, gr_io *r) {
 	size_t moved = 0;
 	if (*direct && d->len == 0) {

@@ -387,6 +387,7 @@ func (s *Stream) KeyUpdate() error {
 		return s.sendErrnoLocked(r.Errno)
 	}
 	if r.Result != cgo.ResultOK {
+		_ = s.flushLocked() // send what the call moved out; the refusal is the error
 		return &Error{Code: Code(r.Result), Op: "key update"}
 	}
 	return s.flushLocked()
