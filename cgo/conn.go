@@ -187,63 +187,39 @@ func (c *Conn) Feed(in []byte, eof bool) IO {
 	return toIO(C.gr_conn_feed(c.p, ip, C.size_t(len(in)), cbool(eof)))
 }
 
-// Write hands plaintext p to rustls and, when rustls refuses more or drain
-// is set, moves ciphertext into out. len(out) must be > 0.
-func (c *Conn) Write(p, out []byte, drain bool) IO {
-	calls.Add(1)
-	var pp *C.uint8_t
-	if len(p) > 0 {
-		pp = bytesPtr(p)
-	}
-	return toIO(C.gr_conn_write(c.p, pp, C.size_t(len(p)), bytesPtr(out), C.size_t(len(out)), cbool(drain)))
-}
+// NoFD, passed as Write's or Drain's fd, moves ciphertext out by copying
+// only.
+const NoFD = -1
 
-// Drain moves queued ciphertext into out. len(out) must be > 0.
-func (c *Conn) Drain(out []byte) IO {
-	calls.Add(1)
-	return toIO(C.gr_conn_drain(c.p, bytesPtr(out), C.size_t(len(out))))
-}
-
-// CloseNotify queues close_notify and drains into out.
-func (c *Conn) CloseNotify(out []byte) IO {
-	calls.Add(1)
-	return toIO(C.gr_conn_close_notify(c.p, bytesPtr(out), C.size_t(len(out))))
-}
-
-// KeyUpdate queues a TLS 1.3 KeyUpdate and drains into out.
-func (c *Conn) KeyUpdate(out []byte) IO {
-	calls.Add(1)
-	return toIO(C.gr_conn_key_update(c.p, bytesPtr(out), C.size_t(len(out))))
-}
-
-// Queue values for DrainFD: a record to queue before sending.
+// Queue values for Drain: a record to queue before moving output out.
 const (
 	QueueNone        = int(C.GR_QUEUE_NONE)
 	QueueCloseNotify = int(C.GR_QUEUE_CLOSE_NOTIFY)
-	QueueKeyUpdate   = int(C.GR_QUEUE_KEY_UPDATE)
+	QueueKeyUpdate   = int(C.GR_QUEUE_KEY_UPDATE) // TLS 1.3 only: Result reports a refusal
 )
 
-// WriteFD is Write on a connected, non-blocking stream socket: ciphertext
-// goes straight from rustls's buffers to fd (one sendmsg for all queued
-// records) while the socket takes it; once it is full the rest is copied
-// into out (count in Out), as Write does, for the caller to write. Consumed
-// counts the bytes sent directly. Pass an fd only when nothing of the
-// caller's is waiting to be written before it, and keep fd open for the
-// call (syscall.RawConn.Control does).
-func (c *Conn) WriteFD(p []byte, fd int, out []byte, drain bool) IO {
+// Write hands plaintext p to rustls and, when rustls refuses more or drain
+// is set, moves ciphertext out. With fd NoFD it is copied into out (count
+// in Out). With fd a connected, non-blocking stream socket it goes straight
+// from rustls's buffers to fd (one sendmsg for all queued records; count in
+// Consumed) while the socket takes it, and the rest is copied into out for
+// the caller to write. Pass an fd only when nothing of the caller's is
+// waiting to be written before it, and keep fd open for the call
+// (syscall.RawConn.Write does). len(out) must be > 0.
+func (c *Conn) Write(p []byte, fd int, out []byte, drain bool) IO {
 	calls.Add(1)
 	var pp *C.uint8_t
 	if len(p) > 0 {
 		pp = bytesPtr(p)
 	}
-	return toIO(C.gr_conn_write_fd(c.p, pp, C.size_t(len(p)), C.int(fd), bytesPtr(out), C.size_t(len(out)), cbool(drain)))
+	return toIO(C.gr_conn_write(c.p, pp, C.size_t(len(p)), C.int(fd), bytesPtr(out), C.size_t(len(out)), cbool(drain)))
 }
 
-// DrainFD queues what (QueueNone, QueueCloseNotify or QueueKeyUpdate), then
-// moves everything queued out as WriteFD does. len(out) must be > 0.
-func (c *Conn) DrainFD(fd int, out []byte, what int) IO {
+// Drain queues what (QueueNone, QueueCloseNotify or QueueKeyUpdate), then
+// moves out what rustls holds, as Write does. len(out) must be > 0.
+func (c *Conn) Drain(fd int, out []byte, what int) IO {
 	calls.Add(1)
-	return toIO(C.gr_conn_drain_fd(c.p, C.int(fd), bytesPtr(out), C.size_t(len(out)), C.int(what)))
+	return toIO(C.gr_conn_drain(c.p, C.int(fd), bytesPtr(out), C.size_t(len(out)), C.int(what)))
 }
 
 // Flags samples wants_write, is_handshaking and wants_read.

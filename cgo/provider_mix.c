@@ -17,7 +17,7 @@ const struct rustls_crypto_provider *rustls_ring_crypto_provider(void) __attribu
 #endif
 #endif
 
-static int gr_has_both(void) {
+int gr_provider_has_ring_aes_gcm(void) {
 #if defined(DEFINE_AWS_LC_RS) && defined(GORUSTLS_LIBRUSTLS_HAS_RING)
 	return 1;
 #elif defined(DEFINE_AWS_LC_RS)
@@ -26,8 +26,6 @@ static int gr_has_both(void) {
 	return 0; // the ring build has no aws-lc-rs
 #endif
 }
-
-int gr_provider_has_ring_aes_gcm(void) { return gr_has_both(); }
 
 uint32_t gr_provider_install_default(void) {
 	// rustls-ffi picks a process default from its crate features only when
@@ -73,7 +71,7 @@ uint32_t gr_provider_ring_aes_gcm(const struct rustls_crypto_provider **out, siz
 	*out = NULL;
 	*replaced = 0;
 #if defined(DEFINE_AWS_LC_RS)
-	if (!gr_has_both()) return RUSTLS_RESULT_NOT_FOUND;
+	if (!gr_provider_has_ring_aes_gcm()) return RUSTLS_RESULT_NOT_FOUND;
 	// aws-lc-rs by name (with post-quantum key exchange preferred, as the
 	// default), whatever the process default is.
 	const struct rustls_crypto_provider *base = rustls_aws_lc_rs_crypto_provider();

@@ -182,60 +182,6 @@ gr_io gr_conn_feed(struct rustls_connection *conn, const uint8_t *in, size_t in_
 	return r;
 }
 
-gr_io gr_conn_write(struct rustls_connection *conn, const uint8_t *buf, size_t len,
-                    uint8_t *out, size_t out_cap, int drain) {
-	gr_io r = {0};
-	gr_dst d = {out, out_cap, 0};
-	size_t acc = 0;
-	r.result = RUSTLS_RESULT_OK;
-	for (;;) {
-		size_t n = 0;
-		if (acc < len) {
-			rustls_result rr = rustls_connection_write(conn, buf + acc, len - acc, &n);
-			if (rr != RUSTLS_RESULT_OK) {
-				r.result = rr;
-				break;
-			}
-			acc += n;
-		}
-		if (acc == len && !drain) break;
-		size_t moved = gr_drain_into(conn, &d, &r);
-		if (r.io_errno) break;
-		if (acc == len) {
-			if (!rustls_connection_wants_write(conn) || d.len == d.cap) break;
-			continue;
-		}
-		// rustls refused plaintext: stop when no room is left to drain into.
-		if (d.len == d.cap || (n == 0 && moved == 0)) break;
-	}
-	r.n = acc;
-	r.out = d.len;
-	r.flags = gr_flags(conn);
-	return r;
-}
-
-gr_io gr_conn_drain(struct rustls_connection *conn, uint8_t *out, size_t out_cap) {
-	gr_io r = {0};
-	gr_dst d = {out, out_cap, 0};
-	r.result = RUSTLS_RESULT_OK;
-	gr_drain_into(conn, &d, &r);
-	r.out = d.len;
-	r.flags = gr_flags(conn);
-	return r;
-}
-
-gr_io gr_conn_close_notify(struct rustls_connection *conn, uint8_t *out, size_t out_cap) {
-	rustls_connection_send_close_notify(conn);
-	return gr_conn_drain(conn, out, out_cap);
-}
-
-gr_io gr_conn_key_update(struct rustls_connection *conn, uint8_t *out, size_t out_cap) {
-	uint32_t rr = rustls_connection_refresh_traffic_keys(conn);
-	gr_io r = gr_conn_drain(conn, out, out_cap);
-	if (rr != RUSTLS_RESULT_OK) r.result = rr;
-	return r;
-}
-
 // The most iovecs one sendmsg takes here (rustls passes at most 64).
 #define GR_MAX_IOV 64
 
@@ -289,7 +235,7 @@ static size_t gr_drain_fd(struct rustls_connection *conn, int fd, size_t budget,
 }
 
 // Moves queued ciphertext out of rustls: straight to fd while the socket
-// takes it (*direct set), then, once it is full, by copying into d for the
+// takes it (*direct set; never when fd < 0), then, once it is full, by copying into d for the
 // caller to write. Nothing is sent directly after bytes went into d, so the
 // stream keeps its order. Direct sends stop once d->cap bytes went (checked
 // between write_tls_vectored calls, each of which sends what rustls has
@@ -317,12 +263,12 @@ static int gr_spent(const gr_io *r, const gr_dst *d) {
 	return r->consumed + d->len >= d->cap;
 }
 
-gr_io gr_conn_write_fd(struct rustls_connection *conn, const uint8_t *buf, size_t len, int fd,
-                       uint8_t *out, size_t out_cap, int drain) {
+gr_io gr_conn_write(struct rustls_connection *conn, const uint8_t *buf, size_t len, int fd,
+                    uint8_t *out, size_t out_cap, int drain) {
 	gr_io r = {0};
 	gr_dst d = {out, out_cap, 0};
 	size_t acc = 0;
-	int direct = 1;
+	int direct = fd >= 0;
 	r.result = RUSTLS_RESULT_OK;
 	for (;;) {
 		size_t n = 0;
@@ -352,10 +298,10 @@ gr_io gr_conn_write_fd(struct rustls_connection *conn, const uint8_t *buf, size_
 	return r;
 }
 
-gr_io gr_conn_drain_fd(struct rustls_connection *conn, int fd, uint8_t *out, size_t out_cap, int what) {
+gr_io gr_conn_drain(struct rustls_connection *conn, int fd, uint8_t *out, size_t out_cap, int what) {
 	gr_io r = {0};
 	gr_dst d = {out, out_cap, 0};
-	int direct = 1;
+	int direct = fd >= 0;
 	r.result = RUSTLS_RESULT_OK;
 	switch (what) {
 	case GR_QUEUE_CLOSE_NOTIFY:

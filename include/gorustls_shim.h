@@ -56,45 +56,31 @@ gr_io gr_conn_read(struct rustls_connection *conn, uint8_t *buf, size_t cap,
  * plaintext; stops feeding once the handshake completes. */
 gr_io gr_conn_feed(struct rustls_connection *conn, const uint8_t *in, size_t in_len, int eof);
 
+/* Output. Ciphertext rustls queues is moved out in one of two ways. With
+ * fd < 0 it is copied into out[0:out_cap] (count in out) for the caller to
+ * write. With fd a connected, non-blocking stream socket it is first sent
+ * straight from rustls's own buffers to fd (one sendmsg with MSG_NOSIGNAL
+ * for all queued records, through rustls_connection_write_tls_vectored;
+ * count in consumed); once the socket is full (EAGAIN) the rest is copied
+ * into out as above, and nothing more is sent directly in that call, so the
+ * caller writes out with its own (blocking, deadline-aware) I/O. A call
+ * stops sending directly once out_cap bytes went and stops copying when out
+ * is full; the caller calls again for the rest. The caller passes an fd
+ * only when it has nothing of its own waiting to be written, and keeps it
+ * open for the call. io_errno is a failed send's errno. */
+
 /* Hands plaintext to rustls. When rustls refuses more (its buffer limit) or
- * drain is set, moves ciphertext into out[0:out_cap]. Stops when all
- * plaintext is accepted or out is full. */
-gr_io gr_conn_write(struct rustls_connection *conn, const uint8_t *buf, size_t len,
+ * drain is set, moves ciphertext out. Stops when all plaintext is accepted
+ * (and, with drain, moved out) or the call has moved its share. */
+gr_io gr_conn_write(struct rustls_connection *conn, const uint8_t *buf, size_t len, int fd,
                     uint8_t *out, size_t out_cap, int drain);
-
-/* Moves queued ciphertext into out[0:out_cap]. */
-gr_io gr_conn_drain(struct rustls_connection *conn, uint8_t *out, size_t out_cap);
-
-/* Queues close_notify and drains into out. */
-gr_io gr_conn_close_notify(struct rustls_connection *conn, uint8_t *out, size_t out_cap);
-
-/* Queues a TLS 1.3 KeyUpdate and drains into out. */
-gr_io gr_conn_key_update(struct rustls_connection *conn, uint8_t *out, size_t out_cap);
-
-/* Direct socket output. These variants send ciphertext from rustls's own
- * buffers straight to a connected, non-blocking stream socket fd (one
- * sendmsg with MSG_NOSIGNAL for all queued records, through
- * rustls_connection_write_tls_vectored) instead of copying it out for the
- * caller to write. Once the socket is full (EAGAIN) they fall back to
- * copying the rest into out[0:out_cap] (count in out), exactly as the
- * buffered variants do, and send nothing more directly in that call, so the
- * caller writes out with its own (blocking, deadline-aware) I/O. consumed
- * counts the bytes sent directly. A call stops sending directly once
- * out_cap bytes went and stops copying when out is full, so the caller
- * calls again for the rest. The caller passes an fd only when it has nothing
- * of its own waiting to be written, and keeps it open for the call. */
-
-/* gr_conn_write, sending to fd while the socket takes data. */
-gr_io gr_conn_write_fd(struct rustls_connection *conn, const uint8_t *buf, size_t len, int fd,
-                       uint8_t *out, size_t out_cap, int drain);
 
 #define GR_QUEUE_NONE         0
 #define GR_QUEUE_CLOSE_NOTIFY 1
-#define GR_QUEUE_KEY_UPDATE   2
+#define GR_QUEUE_KEY_UPDATE   2 /* TLS 1.3 only: result reports a refusal */
 
-/* Queues what (a GR_QUEUE_* record), then moves everything queued out:
- * to fd while the socket takes it, then into out. */
-gr_io gr_conn_drain_fd(struct rustls_connection *conn, int fd, uint8_t *out, size_t out_cap, int what);
+/* Queues what (a GR_QUEUE_* record), then moves out what rustls holds. */
+gr_io gr_conn_drain(struct rustls_connection *conn, int fd, uint8_t *out, size_t out_cap, int what);
 
 /* Sets the connection's userdata to an integer handle. */
 void gr_conn_set_userdata(struct rustls_connection *conn, uintptr_t handle);

@@ -73,58 +73,26 @@ func (k *core) feed(in []byte, eof bool) cgo.IO {
 	return k.note(k.c.Feed(in, eof))
 }
 
-func (k *core) write(p, out []byte, drain bool) cgo.IO {
+// write hands p to rustls and moves ciphertext out (see cgo.Conn.Write;
+// fd is cgo.NoFD or a socket to send to directly).
+func (k *core) write(p []byte, fd int, out []byte, drain bool) cgo.IO {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.c == nil {
 		return cgo.IO{Result: resultClosed}
 	}
-	return k.note(k.c.Write(p, out, drain))
+	return k.note(k.c.Write(p, fd, out, drain))
 }
 
-func (k *core) writeFD(p []byte, fd int, out []byte, drain bool) cgo.IO {
+// drain queues what (a cgo.Queue* record) and moves ciphertext out (see
+// cgo.Conn.Drain).
+func (k *core) drain(fd int, out []byte, what int) cgo.IO {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.c == nil {
 		return cgo.IO{Result: resultClosed}
 	}
-	return k.note(k.c.WriteFD(p, fd, out, drain))
-}
-
-func (k *core) drainFD(fd int, out []byte, what int) cgo.IO {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.c == nil {
-		return cgo.IO{Result: resultClosed}
-	}
-	return k.note(k.c.DrainFD(fd, out, what))
-}
-
-func (k *core) drain(out []byte) cgo.IO {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.c == nil {
-		return cgo.IO{Result: resultClosed}
-	}
-	return k.note(k.c.Drain(out))
-}
-
-func (k *core) closeNotify(out []byte) cgo.IO {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.c == nil {
-		return cgo.IO{Result: resultClosed}
-	}
-	return k.note(k.c.CloseNotify(out))
-}
-
-func (k *core) keyUpdate(out []byte) cgo.IO {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.c == nil {
-		return cgo.IO{Result: resultClosed}
-	}
-	return k.note(k.c.KeyUpdate(out))
+	return k.note(k.c.Drain(fd, out, what))
 }
 
 func (k *core) flags() (uint32, bool) {

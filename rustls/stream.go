@@ -111,9 +111,11 @@ func newStream(conn net.Conn, k *core, cb *connCallbacks, server bool, serverNam
 	if opts.CloseTimeout <= 0 {
 		s.opts.CloseTimeout = defaultCloseTimeout
 	}
-	if rc := directConn(conn); rc != nil && !opts.bufferedOutput {
-		s.out.d.rc = rc
-		s.out.d.step = s.directStep
+	if !opts.bufferedOutput {
+		if rc := directConn(conn); rc != nil {
+			s.out.d.rc = rc
+			s.out.d.step = s.directStep
+		}
 	}
 	s.cleanup = runtime.AddCleanup(s, func(k *core) { k.free() }, k)
 	return s

@@ -12,7 +12,7 @@ import (
 // every record out of rustls into its Go buffer to write it: the C call that
 // hands rustls the plaintext (or drains it) also sends the queued records
 // straight from rustls's buffers to the socket, all of them in one
-// non-blocking sendmsg (cgo.Conn.WriteFD, DrainFD). Only when the socket is
+// non-blocking sendmsg (cgo.Conn.Write and Drain given the descriptor). Only when the socket is
 // full does the call copy the rest into the Go buffer, and the out half then
 // writes that through the net.Conn as on any other transport, which is where
 // it blocks, honours the write deadline and sees Close. So a Write still
@@ -64,7 +64,7 @@ func isStreamSocket(rc syscall.RawConn) bool {
 	return typ == syscall.SOCK_STREAM
 }
 
-// direct holds the arguments and result of one directStep call. It lives
+// direct holds the arguments and result of one output call. It lives
 // in outHalf (guarded by out.mu) so that a call allocates nothing: step is
 // the method value s.directStep, made once per stream.
 type direct struct {
@@ -72,10 +72,10 @@ type direct struct {
 	step func(fd uintptr) bool
 	ran  bool // step ran during the latest RawConn.Write
 
-	write bool   // WriteFD, else DrainFD
-	p     []byte // WriteFD: the plaintext
-	drain bool   // WriteFD: send everything
-	queue int    // DrainFD: the record to queue first
+	write bool   // core.write, else core.drain
+	p     []byte // write: the plaintext
+	drain bool   // write: move everything out
+	queue int    // drain: the record to queue first
 	res   cgo.IO
 
 	// Bytes sent straight to the socket and bytes copied into the Go buffer
@@ -84,17 +84,23 @@ type direct struct {
 	sent, copied, maxMoved int64
 }
 
+// outCall makes the C call d describes, moving ciphertext out to fd
+// (cgo.NoFD: by copying only).
+func (s *Stream) outCall(fd int) cgo.IO {
+	h := &s.out
+	d := &h.d
+	if d.write {
+		return s.k.write(d.p, fd, h.buf[h.end:], d.drain)
+	}
+	return s.k.drain(fd, h.buf[h.end:], d.queue)
+}
+
 // directStep is the RawConn.Write callback: one C call, never a wait (the
 // C side copies what the socket does not take).
 func (s *Stream) directStep(fd uintptr) bool {
-	h := &s.out
-	d := &h.d
+	d := &s.out.d
 	d.ran = true
-	if d.write {
-		d.res = s.k.writeFD(d.p, int(fd), h.buf[h.end:], d.drain)
-	} else {
-		d.res = s.k.drainFD(int(fd), h.buf[h.end:], d.queue)
-	}
+	d.res = s.outCall(int(fd))
 	return true
 }
 
@@ -104,59 +110,46 @@ func (h *outHalf) canSendDirect() bool {
 	return h.d.rc != nil && h.start == h.end
 }
 
-// callDirect runs one C call with the socket's descriptor. It reports false,
-// having made no call, when RawConn.Write refused to run it (a write
-// deadline in the past, a closed transport): the caller then makes the
-// copying call.
-func (s *Stream) callDirect(write bool, p []byte, drain bool, queue int) (cgo.IO, bool) {
-	d := &s.out.d
+// callOut makes one C call that moves ciphertext out: with the socket's
+// descriptor when the out half may send directly and RawConn.Write lets
+// it (no past write deadline, transport open), else by copying into
+// buf[end:] (the caller then writes that through the net.Conn, which
+// reports the deadline or the closed transport). Called with out.mu held
+// and the buffer in hand.
+func (s *Stream) callOut(write bool, p []byte, drain bool, queue int) cgo.IO {
+	h := &s.out
+	d := &h.d
 	d.write, d.p, d.drain, d.queue = write, p, drain, queue
-	d.ran = false
-	_ = d.rc.Write(d.step) // its only errors are the ones that stop step from running
+	r, direct := cgo.IO{}, false
+	if h.canSendDirect() {
+		h.start, h.end = 0, 0
+		d.ran = false
+		_ = d.rc.Write(d.step) // its only errors are the ones that stop step from running
+		r, direct = d.res, d.ran
+	}
+	if direct {
+		d.sent += int64(r.Consumed)
+		d.copied += int64(r.Out)
+		d.maxMoved = max(d.maxMoved, int64(r.Consumed)+int64(r.Out))
+	} else {
+		r = s.outCall(cgo.NoFD)
+	}
 	d.p = nil
-	if !d.ran {
-		return cgo.IO{}, false
-	}
-	d.sent += int64(d.res.Consumed)
-	d.copied += int64(d.res.Out)
-	if n := int64(d.res.Consumed) + int64(d.res.Out); n > d.maxMoved {
-		d.maxMoved = n
-	}
-	return d.res, true
+	return r
 }
 
 // writeOut hands p to rustls and moves out the ciphertext it makes room
-// for (all of it with drain): to the socket directly when possible, else
-// into buf[end:]. Called with out.mu held and the buffer in hand.
+// for (all of it with drain). Called with out.mu held and the buffer in
+// hand.
 func (s *Stream) writeOut(p []byte, drain bool) cgo.IO {
-	h := &s.out
-	if h.canSendDirect() {
-		h.start, h.end = 0, 0
-		if r, ok := s.callDirect(true, p, drain, cgo.QueueNone); ok {
-			return r
-		}
-	}
-	return s.k.write(p, h.buf[h.end:], drain)
+	return s.callOut(true, p, drain, cgo.QueueNone)
 }
 
 // moveOut queues the record queue names (cgo.QueueNone: nothing) and moves
 // out everything rustls holds, as writeOut does. Called with out.mu held,
 // the buffer in hand and empty.
 func (s *Stream) moveOut(queue int) cgo.IO {
-	h := &s.out
-	if h.canSendDirect() {
-		h.start, h.end = 0, 0
-		if r, ok := s.callDirect(false, nil, false, queue); ok {
-			return r
-		}
-	}
-	switch queue {
-	case cgo.QueueCloseNotify:
-		return s.k.closeNotify(h.buf[h.end:])
-	case cgo.QueueKeyUpdate:
-		return s.k.keyUpdate(h.buf[h.end:])
-	}
-	return s.k.drain(h.buf[h.end:])
+	return s.callOut(false, nil, false, queue)
 }
 
 // sendErrnoLocked records a failed direct send as the out half's sticky
