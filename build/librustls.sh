@@ -52,7 +52,7 @@ includedir=\${prefix}/include
 
 Name: rustls
 Description: rustls-ffi (provider $provider), bundled by gorustls
-Version: ${version:-0.15.3}
+Version: ${version:-0.15.7}
 Cflags: -I\${includedir}${cflags_extra}
 Libs: -L\${libdir} -lrustls
 Libs.private: $libs

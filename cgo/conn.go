@@ -7,7 +7,6 @@ package cgo
 import "C"
 
 import (
-	"sync"
 	"sync/atomic"
 	"unsafe"
 )
@@ -37,46 +36,6 @@ func newConn(p *C.struct_rustls_connection) *Conn {
 	return &Conn{p: p}
 }
 
-// serverNames interns client server names in C memory for the life of the
-// process.
-//
-// rustls-ffi 0.15.3 (rustls_client_connection_new) parses the name into a
-// ServerName that borrows the C string as if it were 'static, and rustls
-// clones that borrowed name into the client config's session cache (the
-// key-exchange hint stored on every handshake, TLS 1.3 tickets, TLS 1.2
-// sessions), which outlives the connection. Freeing the string when the
-// connection ends leaves dangling keys in a cache that every later
-// connection made from the config hashes and compares: a use after free
-// that shows up as crashes under load. So a name is never freed: each
-// distinct server name costs its length in C memory until exit.
-var serverNames struct {
-	sync.Mutex
-	m     map[string]*C.char
-	extra []*C.char // duplicates made by racing first uses, also kept
-}
-
-func lookupName(name string) *C.char {
-	serverNames.Lock()
-	defer serverNames.Unlock()
-	return serverNames.m[name]
-}
-
-// keepName records a C copy of name that rustls now references.
-func keepName(name string, cs *C.char) {
-	serverNames.Lock()
-	defer serverNames.Unlock()
-	if serverNames.m == nil {
-		serverNames.m = map[string]*C.char{}
-	}
-	if old, ok := serverNames.m[name]; ok {
-		if old != cs {
-			serverNames.extra = append(serverNames.extra, cs)
-		}
-		return
-	}
-	serverNames.m[name] = cs
-}
-
 // IO is the result of one batched connection call.
 type IO struct {
 	Result   uint32 // rustls_result; ResultOK when fine
@@ -104,23 +63,16 @@ type Conn struct {
 	p *C.struct_rustls_connection
 }
 
-// NewClientConn starts a client connection to serverName. The name is kept
-// in C memory for the life of the process (see serverNames).
+// NewClientConn starts a client connection to serverName. rustls-ffi
+// 0.15.7 copies the name (0.15.3 borrowed it for rustls's whole life), so
+// the C string is freed as soon as the call returns. Callers must refuse
+// names with a NUL byte first: C would see only the part before it.
 func NewClientConn(cfg *ClientConfig, serverName string) (*Conn, error) {
-	cs := lookupName(serverName)
-	fresh := cs == nil
-	if fresh {
-		cs = C.CString(serverName)
-	}
+	cs := C.CString(serverName)
+	defer C.free(unsafe.Pointer(cs))
 	var c *C.struct_rustls_connection
 	if r := uint32(C.rustls_client_connection_new(cfg.p, cs, &c)); r != ResultOK {
-		if fresh {
-			C.free(unsafe.Pointer(cs)) // rejected: rustls kept no reference
-		}
 		return nil, &Error{Code: r, Op: "start client connection", Detail: "server name " + quote(serverName)}
-	}
-	if fresh {
-		keepName(serverName, cs)
 	}
 	return newConn(c), nil
 }

@@ -285,7 +285,7 @@ func TestConfigLifeRelease(t *testing.T) {
 
 func TestVersionAndCipherSuites(t *testing.T) {
 	v := Version()
-	assert.Contains(t, v, "rustls-ffi/0.15.3")
+	assert.Contains(t, v, "rustls-ffi/0.15.7")
 	assert.Contains(t, v, "/rustls/0.23.")
 	assert.Contains(t, v, BuildProvider())
 	maj, min, patch := HeaderVersion()

@@ -13,7 +13,7 @@ const (
 )
 
 // Version returns librustls's version string, rustls_version(): for example
-// "rustls-ffi/0.15.3/rustls/0.23.39/aws-lc-rs".
+// "rustls-ffi/0.15.7/rustls/0.23.46/aws-lc-rs".
 func Version() string { return cgo.Version() }
 
 // HeaderVersion returns the rustls-ffi version of the C header gorustls was
