@@ -56,8 +56,8 @@ func (c *Connector) Client(conn net.Conn, serverName string) (*Stream, error) {
 	if c.cfg == nil {
 		return nil, inputErr("connect", "nil ClientConfig")
 	}
-	if serverName == "" {
-		return nil, &Error{Code: CodeInvalidDNSName, Op: "connect", Detail: "empty server name"}
+	if err := checkServerName("connect", serverName); err != nil {
+		return nil, err
 	}
 	var cc *cgo.Conn
 	err := c.cfg.life.acquire(func() error {
