@@ -19,6 +19,7 @@ WORKDIR /src
 COPY . .
 COPY --from=rust /src/build/out build/out
 COPY --from=rust /src/build/target build/target
-# librustls.a is newer than its inputs, so make reuses it; then builds and tests the Go side.
-RUN make all && make test
-CMD ["go", "run", "./cmd/gorustls", "demo"]
+# librustls.a is newer than its inputs, so make reuses it. Install it (and the gorustls command)
+# the way a user's machine would, then build and test the Go side.
+RUN make install PREFIX=/usr/local && make test
+CMD ["gorustls", "demo"]

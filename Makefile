@@ -6,6 +6,7 @@
 #   make fuzz               long fuzzing runs
 #   make asan               cgo and librustls tests under AddressSanitizer (clang)
 #   make librustls          only the Rust build
+#   make install PREFIX=DIR librustls.a, rustls.h, rustls.pc and bin/gorustls (default /usr/local)
 #   RUSTLS=system           use a librustls 0.15.x already on PKG_CONFIG_PATH
 #   PROVIDER=ring           build and use the ring provider instead of aws-lc-rs
 
@@ -38,8 +39,8 @@ endif
 
 export CGO_ENABLED := 1
 
-.PHONY: all demo test test-go test-deps check-prereqs check-system-rustls librustls vet \
-	staticcheck bench fuzz asan clean
+.PHONY: all demo test test-go test-deps test-install check-prereqs check-system-rustls librustls \
+	install vet staticcheck bench fuzz asan clean
 
 all: $(LIBDEP)
 	$(GO) build $(GOTAGS) ./...
@@ -61,6 +62,26 @@ $(LIB): build/Cargo.toml build/Cargo.lock build/src/lib.rs build/build.rs build/
 	@start=$$(date +%s); bash build/librustls.sh $(PROVIDER) $(OUT); \
 	  echo "librustls: Rust build took $$(( $$(date +%s) - start ))s"
 
+# Installs the bundled librustls where other modules find it with pkg-config
+# (PKG_CONFIG_PATH=$(PREFIX)/lib/pkgconfig), and the gorustls command.
+PREFIX ?= /usr/local
+install: $(LIBDEP)
+ifneq ($(RUSTLS),bundled)
+	$(error make install installs the bundled librustls; with RUSTLS=system it is already installed)
+endif
+	@prefix=$(abspath $(PREFIX)); set -e; \
+	  install -d "$$prefix/lib/pkgconfig" "$$prefix/include" "$$prefix/bin"; \
+	  install -m 644 $(LIB) "$$prefix/lib/librustls.a"; \
+	  install -m 644 $(OUT)/include/rustls.h "$$prefix/include/rustls.h"; \
+	  sed -e "s|^prefix=.*|prefix=$$prefix|" -e "s|bundled by gorustls|installed by gorustls|" \
+	    $(OUT)/lib/pkgconfig/rustls.pc >"$$prefix/lib/pkgconfig/rustls.pc"; \
+	  $(GO) build $(GOTAGS) -o "$$prefix/bin/gorustls" ./cmd/gorustls; \
+	  echo "installed librustls and gorustls under $$prefix (PKG_CONFIG_PATH=$$prefix/lib/pkgconfig)"
+
+# A separate module built against an installed prefix only (build/consumer).
+test-install: $(LIBDEP)
+	@echo "== install, then build a separate module against the prefix"; bash build/test-install.sh
+
 demo: $(LIBDEP)
 	$(GO) run $(GOTAGS) ./cmd/gorustls demo
 
@@ -77,6 +98,7 @@ test: $(LIBDEP) test-deps
 	@echo "== go vet"; $(GO) vet $(GOTAGS) ./...
 	@echo "== staticcheck"; $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.6.1 $(GOTAGS) ./...
 	@echo "== go test -race"; $(GO) test $(GOTAGS) -race -count=1 -timeout 25m $(TESTFLAGS) ./...
+	@$(MAKE) --no-print-directory test-install
 
 staticcheck: $(LIBDEP)
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.6.1 $(GOTAGS) ./...
