@@ -71,6 +71,12 @@ func runDemo(args []string) error {
 		return err
 	}
 	defer gt.close()
+	grpcCall := map[*demoStack]func() (string, error){}
+	for _, st := range []*demoStack{gr, gt} {
+		if grpcCall[st], err = demoGRPC(st, p); err != nil {
+			return err
+		}
+	}
 
 	type row struct {
 		what   string
@@ -86,6 +92,7 @@ func runDemo(args []string) error {
 		{"HTTP/2 GET", func(st *demoStack) (string, error) { return demoGet(st, st.httpAddr, true, false) }, ok("HTTP/2.0")},
 		{"mTLS with client cert", func(st *demoStack) (string, error) { return demoGet(st, st.mtlsAddr, true, true) }, ok("client=demo client")},
 		{"mTLS without cert", func(st *demoStack) (string, error) { return demoGet(st, st.mtlsAddr, true, false) }, failed},
+		{"gRPC health check, mTLS", func(st *demoStack) (string, error) { return grpcCall[st]() }, ok("SERVING, server saw client=demo client")},
 		{"SNI a.demo", func(st *demoStack) (string, error) { return demoSNI(st, "a.demo") }, ok("a.demo")},
 		{"SNI b.demo", func(st *demoStack) (string, error) { return demoSNI(st, "b.demo") }, ok("b.demo")},
 		{"SNI unknown.demo", func(st *demoStack) (string, error) { return demoSNI(st, "unknown.demo") }, failed},
