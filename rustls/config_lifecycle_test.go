@@ -289,7 +289,7 @@ func TestVersionAndCipherSuites(t *testing.T) {
 	assert.Contains(t, v, "/rustls/0.23.")
 	assert.Contains(t, v, BuildProvider())
 	maj, min, patch := HeaderVersion()
-	assert.Equal(t, [3]int{0, 15, 3}, [3]int{maj, min, patch})
+	assert.Equal(t, [3]int{0, 15, 7}, [3]int{maj, min, patch})
 
 	suites, err := CipherSuites()
 	require.NoError(t, err)
