@@ -145,7 +145,7 @@ func NewClientConfig(o ClientOptions) (*ClientConfig, error) {
 		return nil, err
 	}
 	if len(o.RootCAs) > 0 || len(o.RootCAFiles) > 0 {
-		roots, err := buildRoots(o.RootCAs, o.RootCAFiles, op, "root CA")
+		roots, _, err := buildRoots(o.RootCAs, o.RootCAFiles, op, "root CA")
 		if err != nil {
 			return nil, err
 		}
