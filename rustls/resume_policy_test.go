@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -459,6 +460,56 @@ func TestClientSessionCacheBoundToTrust(t *testing.T) {
 			defer tc.Close()
 			var uerr x509.UnknownAuthorityError
 			require.ErrorAs(t, tc.HandshakeContext(testCtx(t)), &uerr)
+		})
+	}
+}
+
+// TestClientVerifierNotCalledOnResumption: a resumed connection does not
+// verify the server's certificate again, so DangerousVerifyPeerCertificate
+// runs for full handshakes only, like crypto/tls's VerifyPeerCertificate.
+// The session it resumes was made by the same config, under the same
+// verifier.
+func TestClientVerifierNotCalledOnResumption(t *testing.T) {
+	ca, _, _ := pki(t)
+	for _, v := range resumeVersions {
+		t.Run(versionName(v)+"/gorustls", func(t *testing.T) {
+			var calls atomic.Int32
+			scfg := serverConfig(t, func(o *ServerOptions) { o.Versions = []uint16{v} })
+			ccfg := clientConfig(t, func(o *ClientOptions) {
+				o.Versions = []uint16{v}
+				o.RootCAs = nil
+				o.DangerousVerifyPeerCertificate = func(name string, raw [][]byte, _ []byte) error {
+					calls.Add(1)
+					leaf, err := x509.ParseCertificate(raw[0])
+					if err != nil {
+						return err
+					}
+					_, err = leaf.Verify(x509.VerifyOptions{Roots: ca.pool(), DNSName: name})
+					return err
+				}
+			})
+			mustPair(t, scfg, ccfg)
+			assert.EqualValues(t, 1, calls.Load())
+			c, _ := mustPair(t, scfg, ccfg)
+			require.True(t, c.ConnectionState().DidResume)
+			assert.EqualValues(t, 1, calls.Load(), "not called for the resumed connection")
+			assert.NotEmpty(t, c.ConnectionState().PeerCertificates, "the chain verified when the session was made")
+		})
+		t.Run(versionName(v)+"/crypto/tls", func(t *testing.T) {
+			var calls atomic.Int32
+			st := &goStack{v: v}
+			_, err := rand.Read(st.key[:])
+			require.NoError(t, err)
+			gsrv := st.server(t, serverPolicy{})
+			cli := st.client(t, nil).(*tls.Config)
+			cli.InsecureSkipVerify = true
+			cli.VerifyPeerCertificate = func([][]byte, [][]*x509.Certificate) error { calls.Add(1); return nil }
+			for _, want := range []resumeStep{stepFull, stepResumed} {
+				step, err := st.connect(t, gsrv, cli)
+				require.NoError(t, err)
+				require.Equal(t, want, step)
+			}
+			assert.EqualValues(t, 1, calls.Load())
 		})
 	}
 }

@@ -59,7 +59,11 @@ type ServerOptions struct {
 
 	// ClientAuth selects client authentication; other than NoClientCert it
 	// needs ClientCAs or ClientCAFiles. The verified chain is in the
-	// server Stream's ConnectionState().PeerCertificates.
+	// server Stream's ConnectionState().PeerCertificates, on resumed
+	// connections too (the chain verified when the session was made). A
+	// resumed session whose client certificate has expired since is
+	// refused: with a SessionStore a full handshake runs instead; with
+	// rustls's own cache the handshake fails with CodeCertExpired.
 	ClientAuth ClientAuth
 	// ClientCAs is a PEM bundle of CAs that client certificates must chain
 	// to (one or more CERTIFICATE blocks; other content is an error).
