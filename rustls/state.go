@@ -85,8 +85,8 @@ func (s *Stream) stateSnapshot() *stateCache {
 // PeerCertificates is exactly the chain rustls verified, end entity first:
 // dropping one that does not parse would shift the list and put another
 // certificate in the leaf's place. A server also refuses a resumed session
-// that a full handshake would refuse now: none of the client certificates
-// its config requires, or an expired client certificate. A failure is
+// that a full handshake would refuse now: no client certificate although
+// its config requires one, or an expired client certificate. A failure is
 // fatal and is returned; the flight rustls queued (Finished, tickets) is
 // then never sent, so the peer's handshake fails too, or its first read
 // does when its own handshake had already ended.
