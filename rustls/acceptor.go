@@ -80,6 +80,7 @@ func newServerStream(cfg *ServerConfig, conn net.Conn, opts StreamOptions, intoC
 	}
 	cb := &connCallbacks{logger: opts.Logger, store: cfg.store, getCert: cfg.getCert}
 	k := newCore(c, cb, cfg.life, true)
+	k.clientAuth = cfg.clientAuth
 	if opts.Logger != nil {
 		c.EnableLog()
 	}

@@ -17,7 +17,9 @@ import (
 // and errors.As reach it. It runs during the handshake on the handshaking
 // goroutine, must be safe for concurrent use, and a panic in it refuses the
 // server. The TLS signature check (that the server holds the key) is still
-// done by rustls.
+// done by rustls. Like crypto/tls's VerifyPeerCertificate it is not called
+// for a resumed connection: the session was made by a full handshake of
+// the same config, which this function accepted.
 type PeerVerifier func(serverName string, rawCerts [][]byte, ocspResponse []byte) error
 
 // ClientOptions lists what a client config is built from. Exactly one way
@@ -89,7 +91,12 @@ type ClientOptions struct {
 // ClientConfig is an immutable, built client configuration, safe for
 // concurrent use. It keeps rustls's in-memory session cache (256 server
 // names), so connections made from the same config resume sessions
-// (Stream.HandshakeKind() == HandshakeResumed). TLS 1.3 tickets arrive
+// (Stream.HandshakeKind() == HandshakeResumed); the cache is the config's
+// own, so a session never lets a server skip the verification of another
+// config. A resumed connection does not check the server's certificate
+// again, not even its expiry (crypto/tls refuses to resume once it has
+// expired): it resumes for as long as the server accepts the session (a
+// TLS 1.3 ticket lives at most 7 days). TLS 1.3 tickets arrive
 // after the handshake: a connection stores them only once it has read
 // something from the server. Close releases its C handle (streams already
 // made keep working; new ones fail with an error saying the config is
@@ -145,7 +152,7 @@ func NewClientConfig(o ClientOptions) (*ClientConfig, error) {
 		return nil, err
 	}
 	if len(o.RootCAs) > 0 || len(o.RootCAFiles) > 0 {
-		roots, err := buildRoots(o.RootCAs, o.RootCAFiles, op, "root CA")
+		roots, _, err := buildRoots(o.RootCAs, o.RootCAFiles, op, "root CA")
 		if err != nil {
 			return nil, err
 		}

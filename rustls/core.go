@@ -21,6 +21,10 @@ type core struct {
 	life   *configLife
 	server bool
 	dirty  atomic.Bool
+
+	// clientAuth is a server config's client-auth mode, checked again
+	// when a session resumes (settleState).
+	clientAuth ClientAuth
 }
 
 func newCore(c *cgo.Conn, cb cgo.Callbacks, life *configLife, server bool) *core {

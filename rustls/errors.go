@@ -38,6 +38,7 @@ const (
 	CodeInappropriateHandshake    Code = 7110
 	CodeGeneral                   Code = 7112
 	CodeNoApplicationProtocol     Code = 7106
+	CodeCertEncodingBad           Code = 7121 // also: crypto/x509 cannot parse a certificate rustls accepted
 	CodeCertExpired               Code = 7122
 	CodeCertNotYetValid           Code = 7123
 	CodeCertRevoked               Code = 7124

@@ -52,12 +52,21 @@ func (s *Stream) runHandshake(ctx context.Context) (err error) {
 		}()
 	}
 	var hsErr error
+	settled := false
 	for {
 		f, ok := s.k.flags()
 		if !ok {
 			return closedErr("handshake")
 		}
 		if hsErr == nil && f&cgo.FlagHandshaking == 0 {
+			if !settled {
+				// Before the last flight leaves: check the peer
+				// identity rustls reports (state.go).
+				if err := s.settleState(); err != nil {
+					return err
+				}
+				settled = true
+			}
 			if f&cgo.FlagWantsWrite == 0 {
 				return nil
 			}

@@ -59,7 +59,11 @@ type ServerOptions struct {
 
 	// ClientAuth selects client authentication; other than NoClientCert it
 	// needs ClientCAs or ClientCAFiles. The verified chain is in the
-	// server Stream's ConnectionState().PeerCertificates.
+	// server Stream's ConnectionState().PeerCertificates, on resumed
+	// connections too (the chain verified when the session was made). A
+	// resumed session whose client certificate has expired since is
+	// refused: with a SessionStore a full handshake runs instead; with
+	// rustls's own cache the handshake fails with CodeCertExpired.
 	ClientAuth ClientAuth
 	// ClientCAs is a PEM bundle of CAs that client certificates must chain
 	// to (one or more CERTIFICATE blocks; other content is an error).
@@ -110,13 +114,23 @@ type ServerOptions struct {
 
 	// SessionStore replaces rustls's in-memory session cache (256 entries,
 	// used when nil) with Go code, for example to share sessions between
-	// processes. rustls-ffi has no ticket key, so every resumption goes
-	// through it: a TLS 1.2 session is Put under its session ID and looked
-	// up with Get(id, false); each TLS 1.3 ticket is a random ID whose
-	// state is Put, and resumption takes it with Get(id, true) (tickets are
-	// single-use). A Put that returns false means no ticket or session ID
-	// is issued. A SessionStore cannot be used on the ClientHello path
-	// (LazyAcceptor).
+	// configs or processes. rustls-ffi has no ticket key, so every
+	// resumption goes through it: a TLS 1.2 session is Put under its
+	// session ID and looked up with Get(key, false); each TLS 1.3 ticket is
+	// a random ID whose state is Put, and resumption takes it with Get(key,
+	// true) (tickets are single-use). A Put that returns false means no
+	// ticket or session ID is issued. A SessionStore cannot be used on the
+	// ClientHello path (LazyAcceptor).
+	//
+	// Sharing a store never lets a resumed client skip the checks of the
+	// config it resumes on: each key and value starts with a 32-byte
+	// fingerprint of the config's client-auth policy (ClientAuth, the
+	// client CA certificates and ClientCRLs), so a config with another
+	// policy (other CAs, a new CRL) finds nothing and runs a full handshake.
+	// A session is also refused, and a full handshake runs, when a client
+	// certificate stored with it has expired (or is not yet valid) or when
+	// it is older than 7 days. Rebuilding a config with new CRLs therefore
+	// makes every client that resumes do one full handshake.
 	SessionStore SessionStore
 }
 
@@ -129,7 +143,7 @@ type ServerOptions struct {
 type ServerConfig struct {
 	c          *cgo.ServerConfig
 	life       *configLife
-	store      SessionStore
+	store      SessionStore // the user's store wrapped in a policyStore, or nil
 	getCert    func(*ClientHelloInfo) (*CertifiedKey, error)
 	nextProtos []string
 	clientAuth ClientAuth
@@ -160,6 +174,7 @@ func NewServerConfig(o ServerOptions) (*ServerConfig, error) {
 	if spec.ALPN, err = checkALPN(o.NextProtos, op); err != nil {
 		return nil, err
 	}
+	var clientCAs [][]byte // the CA PEMs the verifier was built from
 	switch o.ClientAuth {
 	case NoClientCert:
 		if len(o.ClientCRLs) > 0 {
@@ -173,13 +188,14 @@ func NewServerConfig(o ServerOptions) (*ServerConfig, error) {
 		if err := checkCRLs(o.ClientCRLs, op, "ClientCRLs"); err != nil {
 			return nil, err
 		}
-		roots, err := buildRoots(o.ClientCAs, o.ClientCAFiles, op, "client CA")
+		roots, caPEMs, err := buildRoots(o.ClientCAs, o.ClientCAFiles, op, "client CA")
 		if err != nil {
 			return nil, err
 		}
 		defer roots.Free()
 		spec.ClientRoots = roots
 		spec.ClientCRLs = o.ClientCRLs
+		clientCAs = caPEMs
 	default:
 		return nil, inputErr(op, "unknown ClientAuth %d", int(o.ClientAuth))
 	}
@@ -203,10 +219,14 @@ func NewServerConfig(o ServerOptions) (*ServerConfig, error) {
 		cgo.ReleaseKeylogSlot(spec.KeylogSlot)
 		return nil, annotate(fromCgo(err), op)
 	}
+	var store SessionStore
+	if o.SessionStore != nil {
+		store = newPolicyStore(o.SessionStore, policyFingerprint(o.ClientAuth, clientCAs, o.ClientCRLs), o.ClientAuth)
+	}
 	sc := &ServerConfig{
 		c:          c,
 		life:       newConfigLife(c.Free, spec.KeylogSlot),
-		store:      o.SessionStore,
+		store:      store,
 		getCert:    o.GetCertificate,
 		nextProtos: append([]string(nil), o.NextProtos...),
 		clientAuth: o.ClientAuth,
@@ -256,32 +276,34 @@ func checkALPN(protos []string, op string) ([][]byte, error) {
 	return out, nil
 }
 
-func buildRoots(pem []byte, files []string, op, what string) (*cgo.RootStore, error) {
+// buildRoots builds a root store from a PEM bundle and PEM files, and
+// returns the PEM bundles it was built from (files read once).
+func buildRoots(pem []byte, files []string, op, what string) (*cgo.RootStore, [][]byte, error) {
 	var pems [][]byte
 	if len(pem) > 0 {
 		if _, err := checkCertPEM(pem, op, what); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		pems = append(pems, pem)
 	}
 	for _, f := range files {
 		b, err := readPEMFile(f, what)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if _, err := checkCertPEM(b, op, what+" file "+f); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		pems = append(pems, b)
 	}
 	if len(pems) == 0 {
-		return nil, &Error{Code: CodeCertificateParse, Op: op, Detail: "the " + what + " root store is empty"}
+		return nil, nil, &Error{Code: CodeCertificateParse, Op: op, Detail: "the " + what + " root store is empty"}
 	}
 	rs, err := cgo.NewRootStore(pems, nil)
 	if err != nil {
-		return nil, annotate(fromCgo(err), op)
+		return nil, nil, annotate(fromCgo(err), op)
 	}
-	return rs, nil
+	return rs, pems, nil
 }
 
 func annotate(err error, op string) error {

@@ -9,9 +9,13 @@ import (
 // of rustls's built-in in-memory cache (see ServerOptions.SessionStore for
 // when rustls calls it). Implementations must be safe for concurrent use:
 // rustls calls them from every connection's handshake, on the goroutine
-// driving it. Keys and values are opaque bytes holding secrets; Put must
-// copy what it keeps. A value larger than 65 KiB, a panic, or a value that
-// is not one rustls stored all count as a miss (a full handshake).
+// driving it. Keys and values are opaque bytes holding secrets (each starts
+// with the 32-byte policy fingerprint of the config that stored it); Put
+// must copy what it keeps. A value larger than 65 KiB, a panic, or a value
+// that is not one the resuming config stored all count as a miss (a full
+// handshake). One store may serve several configs, even in several
+// processes: a config only resumes sessions made under its own client-auth
+// policy.
 type SessionStore interface {
 	// Get returns the value stored under key; with remove set, the value
 	// must also be deleted (single-use tickets).

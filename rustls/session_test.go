@@ -123,7 +123,7 @@ func TestSessionStoreTLS12SessionIDs(t *testing.T) {
 	first, second := connectTwice(t, scfg, ccfg)
 	_ = first
 	puts, gets, takes, hits := store.counts()
-	assert.Len(t, store.puts[0], 32, "the key is the 32-byte session ID")
+	assert.Len(t, store.puts[0], 64, "the key is the policy fingerprint and the 32-byte session ID")
 	assertResumed(t, second[0], second[1], true)
 	// A client that also offers TLS 1.3 sends a random legacy session ID
 	// in its first ClientHello: the server looks it up too (a miss).
@@ -136,8 +136,9 @@ func TestSessionStoreTLS12SessionIDs(t *testing.T) {
 
 // TestSessionStoreTLS13StatefulTickets: rustls-ffi offers no ticket
 // encryption key, so a TLS 1.3 server issues stateful tickets: each ticket
-// is a random 32-byte ID whose session state goes to Put, and resumption
-// takes it out (Get with remove: tickets are single-use).
+// is a random 32-byte ID (stored after the policy prefix) whose session
+// state goes to Put, and resumption takes it out (Get with remove: tickets
+// are single-use).
 func TestSessionStoreTLS13StatefulTickets(t *testing.T) {
 	store := newCountingStore()
 	scfg := serverConfig(t, func(o *ServerOptions) { o.SessionStore = store })
@@ -148,7 +149,7 @@ func TestSessionStoreTLS13StatefulTickets(t *testing.T) {
 	puts, _, _, _ := store.counts()
 	require.GreaterOrEqual(t, puts, 1, "tickets are saved through the store")
 	for _, k := range store.puts {
-		assert.Len(t, k, 32)
+		assert.Len(t, k, 64, "policy fingerprint and ticket ID")
 	}
 	stored := store.inner.Len()
 	assert.Equal(t, puts, stored)

@@ -3,6 +3,8 @@ package rustls
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
+	"time"
 )
 
 type stateCache struct {
@@ -26,8 +28,14 @@ const (
 // ConnectionState returns the negotiated parameters in crypto/tls's form:
 // Version, CipherSuite, CurveID (the key-exchange group), NegotiatedProtocol
 // (ALPN), ServerName (SNI), PeerCertificates and DidResume. net/http uses
-// it to fill Request.TLS. Before the handshake completes it returns a zero
-// state with HandshakeComplete false.
+// it to fill Request.TLS. Before the handshake completes, or after it
+// failed, it returns a zero state with HandshakeComplete false.
+//
+// PeerCertificates is the peer's chain exactly as rustls verified it, end
+// entity first (on a resumed connection: as verified when the session was
+// made); a peer whose chain crypto/x509 cannot parse fails the handshake
+// with CodeCertEncodingBad rather than being reported with a shorter list.
+// VerifiedChains is not filled in.
 func (s *Stream) ConnectionState() tls.ConnectionState {
 	if c := s.stateSnapshot(); c != nil {
 		return c.tls
@@ -67,12 +75,25 @@ func (s *Stream) stateSnapshot() *stateCache {
 	}
 	s.stateMu.Lock()
 	defer s.stateMu.Unlock()
-	if s.state != nil {
-		return s.state
-	}
+	return s.state
+}
+
+// settleState runs once rustls reports the handshake complete, before
+// anything more is sent: it builds the connection state and checks the
+// peer identity it will report. Every certificate of the peer's chain must
+// parse with crypto/x509 (as crypto/tls requires), so that
+// PeerCertificates is exactly the chain rustls verified, end entity first:
+// dropping one that does not parse would shift the list and put another
+// certificate in the leaf's place. A server also refuses a resumed session
+// that a full handshake would refuse now: no client certificate although
+// its config requires one, or an expired client certificate. A failure is
+// fatal and is returned; the flight rustls queued (Finished, tickets) is
+// then never sent, so the peer's handshake fails too, or its first read
+// does when its own handshake had already ended.
+func (s *Stream) settleState() error {
 	st, ders, ok := s.k.state()
 	if !ok {
-		return nil
+		return closedErr("handshake")
 	}
 	c := &stateCache{groupName: st.GroupName, suiteName: st.SuiteName, kind: st.HandshakeKind}
 	c.tls = tls.ConnectionState{
@@ -87,11 +108,61 @@ func (s *Stream) stateSnapshot() *stateCache {
 	if !s.server {
 		c.tls.ServerName = s.serverName
 	}
-	for _, der := range ders {
-		if cert, err := x509.ParseCertificate(der); err == nil {
-			c.tls.PeerCertificates = append(c.tls.PeerCertificates, cert)
-		}
+	certs, err := parsePeerChain(ders)
+	if err == nil && s.server && c.tls.DidResume {
+		err = checkResumedClient(s.k.clientAuth, certs, time.Now())
 	}
+	if err != nil {
+		s.setFatal(err)
+		return err
+	}
+	c.tls.PeerCertificates = certs
+	s.stateMu.Lock()
 	s.state = c
-	return c
+	s.stateMu.Unlock()
+	return nil
+}
+
+// parsePeerChain parses the peer's chain (DER, end entity first); any
+// certificate crypto/x509 refuses fails the handshake.
+func parsePeerChain(ders [][]byte) ([]*x509.Certificate, *Error) {
+	var certs []*x509.Certificate
+	for i, der := range ders {
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
+			what := "end-entity certificate"
+			if i > 0 {
+				what = fmt.Sprintf("certificate %d in the chain", i)
+			}
+			return nil, &Error{Code: CodeCertEncodingBad, Op: "handshake",
+				Detail: "rustls accepted the peer's " + what + ", but crypto/x509 cannot parse it, so its identity cannot be reported",
+				Err:    err}
+		}
+		certs = append(certs, cert)
+	}
+	return certs, nil
+}
+
+// checkResumedClient refuses, on a server, a resumed session whose client
+// a full handshake with the config (client-auth mode auth) would refuse
+// now. Stored sessions are already bound to the policy that made them
+// (policyStore); this also covers rustls's own per-config cache.
+func checkResumedClient(auth ClientAuth, certs []*x509.Certificate, now time.Time) *Error {
+	const op = "handshake"
+	if len(certs) == 0 {
+		if auth == RequireAndVerifyClientCert {
+			return &Error{Code: CodeNoCertificatesPresented, Op: op,
+				Detail: "the resumed session carries no client certificate, and this config requires one"}
+		}
+		return nil
+	}
+	switch leaf := certs[0]; {
+	case now.After(leaf.NotAfter):
+		return &Error{Code: CodeCertExpired, Op: op,
+			Detail: "the client certificate of the resumed session expired at " + leaf.NotAfter.UTC().Format(time.RFC3339)}
+	case now.Before(leaf.NotBefore):
+		return &Error{Code: CodeCertNotYetValid, Op: op,
+			Detail: "the client certificate of the resumed session is not valid before " + leaf.NotBefore.UTC().Format(time.RFC3339)}
+	}
+	return nil
 }

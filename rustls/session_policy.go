@@ -1,0 +1,225 @@
+package rustls
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/binary"
+	"encoding/pem"
+	"slices"
+	"time"
+)
+
+// Resumption must never let in a client that a full handshake with the
+// resuming config would refuse. rustls checks the suite, the TLS version,
+// the SNI name and extended master secret when it resumes, but not who the
+// client is: it restores the client certificates stored with the session
+// without verifying them again. So a SessionStore is wrapped: every session
+// is stored under, and with, a fingerprint of the verification policy of
+// the config that made it, and a lookup from a config with another policy
+// misses (a full handshake follows). A session whose client certificates
+// have expired since, or that is older than maxSessionAge, misses too.
+
+// maxSessionAge bounds how old a stored session may be when resumed
+// (crypto/tls's limit for tickets, TLS 1.2 sessions included).
+const maxSessionAge = 7 * 24 * time.Hour
+
+// policyFingerprint hashes what decides which clients a server config lets
+// in: the client-auth mode, the client CA certificates and the CRLs. Order
+// and duplicates do not matter; any other change gives another value.
+func policyFingerprint(auth ClientAuth, caPEMs [][]byte, crlPEMs [][]byte) [sha256.Size]byte {
+	h := sha256.New()
+	h.Write([]byte("gorustls session policy v1\x00"))
+	h.Write([]byte{byte(auth)})
+	if auth != NoClientCert {
+		for _, set := range [][][]byte{pemDERs(caPEMs, "CERTIFICATE"), pemDERs(crlPEMs, "X509 CRL")} {
+			var n [8]byte
+			binary.BigEndian.PutUint64(n[:], uint64(len(set)))
+			h.Write(n[:])
+			for _, der := range set {
+				binary.BigEndian.PutUint64(n[:], uint64(len(der)))
+				h.Write(n[:])
+				h.Write(der)
+			}
+		}
+	}
+	var fp [sha256.Size]byte
+	h.Sum(fp[:0])
+	return fp
+}
+
+// pemDERs returns the DER of every block of type typ in the bundles,
+// sorted, without duplicates.
+func pemDERs(bundles [][]byte, typ string) [][]byte {
+	var out [][]byte
+	for _, b := range bundles {
+		for {
+			var blk *pem.Block
+			blk, b = pem.Decode(b)
+			if blk == nil {
+				break
+			}
+			if blk.Type == typ {
+				out = append(out, blk.Bytes)
+			}
+		}
+	}
+	slices.SortFunc(out, bytes.Compare)
+	return slices.CompactFunc(out, bytes.Equal)
+}
+
+// policyStore is the SessionStore rustls sees when the user gives one: it
+// prefixes keys and values with the config's policy fingerprint, and its
+// Get refuses sessions that a full handshake would not grant.
+type policyStore struct {
+	inner SessionStore
+	fp    [sha256.Size]byte
+	auth  ClientAuth
+}
+
+func newPolicyStore(inner SessionStore, fp [sha256.Size]byte, auth ClientAuth) *policyStore {
+	return &policyStore{inner: inner, fp: fp, auth: auth}
+}
+
+func (s *policyStore) key(key []byte) []byte {
+	return append(s.fp[:len(s.fp):len(s.fp)], key...)
+}
+
+// Get implements SessionStore.
+func (s *policyStore) Get(key []byte, remove bool) ([]byte, bool) {
+	k := s.key(key)
+	v, ok := s.inner.Get(k, remove)
+	if !ok || len(v) <= len(s.fp) || !bytes.Equal(v[:len(s.fp)], s.fp[:]) {
+		return nil, false
+	}
+	v = v[len(s.fp):]
+	if !s.grants(v, time.Now()) {
+		if !remove {
+			s.inner.Get(k, true) // a TLS 1.2 session: never useful again
+		}
+		return nil, false
+	}
+	return v, true
+}
+
+// Put implements SessionStore.
+func (s *policyStore) Put(key, value []byte) bool {
+	v := make([]byte, 0, len(s.fp)+len(value))
+	v = append(append(v, s.fp[:]...), value...)
+	return s.inner.Put(s.key(key), v)
+}
+
+// grants reports whether resuming the stored session (rustls's encoding,
+// see parseServerSession) lets in no one that a full handshake now would
+// refuse. Anything it cannot read is refused: a miss only costs a full
+// handshake.
+func (s *policyStore) grants(value []byte, now time.Time) bool {
+	sess, ok := parseServerSession(value)
+	if !ok {
+		return false
+	}
+	created := time.Unix(int64(min(sess.created, 1<<62)), 0)
+	if now.Sub(created) > maxSessionAge {
+		return false
+	}
+	switch {
+	case s.auth == RequireAndVerifyClientCert && len(sess.clientCerts) == 0:
+		return false
+	case s.auth == NoClientCert && len(sess.clientCerts) > 0:
+		return false
+	}
+	for _, der := range sess.clientCerts {
+		c, err := x509.ParseCertificate(der)
+		if err != nil || now.Before(c.NotBefore) || now.After(c.NotAfter) {
+			return false
+		}
+	}
+	return true
+}
+
+// serverSession is what gorustls reads of a stored rustls session.
+type serverSession struct {
+	clientCerts [][]byte // the client's chain as verified when the session was made
+	created     uint64   // seconds since the Unix epoch
+}
+
+// parseServerSession reads rustls 0.23's encoding of a server session
+// (ServerSessionValue): an optional SNI name (flag byte, 8-bit length),
+// version (2), suite (2), master secret (8-bit length), extended master
+// secret flag (1), an optional client chain (flag byte, 24-bit list
+// length, each certificate with a 24-bit length), optional ALPN (flag,
+// 8-bit length), application data (16-bit length), creation time (8,
+// seconds) and age obfuscation (4). Any deviation, trailing bytes
+// included, fails: resumption then falls back to a full handshake.
+func parseServerSession(b []byte) (serverSession, bool) {
+	r := sessionReader{b: b}
+	var s serverSession
+	if r.flag() {
+		r.skip(int(r.uint(1)))
+	}
+	r.skip(2 + 2)
+	r.skip(int(r.uint(1)))
+	r.skip(1)
+	if r.flag() {
+		list := sessionReader{b: r.take(int(r.uint(3)))}
+		for !r.bad && !list.bad && len(list.b) > 0 {
+			der := list.take(int(list.uint(3)))
+			if len(der) == 0 {
+				list.bad = true
+			}
+			s.clientCerts = append(s.clientCerts, der)
+		}
+		if list.bad || len(s.clientCerts) == 0 {
+			return serverSession{}, false
+		}
+	}
+	if r.flag() {
+		r.skip(int(r.uint(1)))
+	}
+	r.skip(int(r.uint(2)))
+	s.created = r.uint(8)
+	r.skip(4)
+	if r.bad || len(r.b) != 0 {
+		return serverSession{}, false
+	}
+	return s, true
+}
+
+// sessionReader reads big-endian TLS encodings; any short read sets bad
+// and returns zero values from then on.
+type sessionReader struct {
+	b   []byte
+	bad bool
+}
+
+func (r *sessionReader) take(n int) []byte {
+	if r.bad || n < 0 || n > len(r.b) {
+		r.bad = true
+		return nil
+	}
+	out := r.b[:n:n]
+	r.b = r.b[n:]
+	return out
+}
+
+func (r *sessionReader) skip(n int) { r.take(n) }
+
+func (r *sessionReader) uint(n int) uint64 {
+	var v uint64
+	for _, c := range r.take(n) {
+		v = v<<8 | uint64(c)
+	}
+	return v
+}
+
+// flag reads an option marker: 0 absent, 1 present, anything else bad.
+func (r *sessionReader) flag() bool {
+	switch r.uint(1) {
+	case 0:
+		return false
+	case 1:
+		return true
+	}
+	r.bad = true
+	return false
+}
