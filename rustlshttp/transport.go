@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/gorustls/gorustls/rustls"
 	"golang.org/x/net/http2"
+	"golang.org/x/net/idna"
 )
 
 // Transport is an http.RoundTripper for https URLs over gorustls. It dials
@@ -34,6 +36,10 @@ type Transport struct {
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 	// ServerName, if set, is the TLS server name for every host (checked
 	// against the certificate and sent as SNI); empty means the URL's host.
+	// Internationalised names (in the URL or here) are converted to their
+	// ASCII form (punycode A-labels, IDNA's lookup profile) as net/http
+	// does: that form is dialed, sent as SNI and verified; a name IDNA
+	// refuses fails the request before any dial.
 	ServerName string
 	// Options apply to every Stream (WriteThrough is forced on).
 	Options rustls.StreamOptions
@@ -95,20 +101,23 @@ func (t *Transport) init() {
 func (t *Transport) dial(ctx context.Context, addr string) (*rustls.Stream, error) {
 	opts := t.Options
 	opts.WriteThrough = true
+	serverName, err := idnaASCII(t.ServerName)
+	if err != nil {
+		return nil, fmt.Errorf("rustlshttp: Transport.ServerName %q: %w", t.ServerName, err)
+	}
 	var s *rustls.Stream
-	var err error
 	if t.DialContext != nil {
 		var conn net.Conn
 		if conn, err = t.DialContext(ctx, "tcp", addr); err != nil {
 			return nil, err
 		}
-		name := t.ServerName
+		name := serverName
 		if name == "" {
 			name, _, _ = net.SplitHostPort(addr)
 		}
 		s, err = rustls.NewConnector(t.Config, opts).Connect(ctx, conn, name)
 	} else {
-		d := rustls.Dialer{Config: t.Config, NetDialer: t.NetDialer, ServerName: t.ServerName, Options: opts}
+		d := rustls.Dialer{Config: t.Config, NetDialer: t.NetDialer, ServerName: serverName, Options: opts}
 		s, err = d.DialStream(ctx, "tcp", addr)
 	}
 	if err != nil {
@@ -255,7 +264,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if t.Config == nil {
 		return nil, errors.New("rustlshttp: Transport.Config is nil")
 	}
-	addr := hostPort(req)
+	addr, err := hostPort(req)
+	if err != nil {
+		return nil, err
+	}
 	ctx := req.Context()
 	var lastErr error
 	retried := false
@@ -419,10 +431,29 @@ func isTLSFailure(err error) bool {
 	return errors.As(err, &e) && e.Code != rustls.CodeIO && e.Code != rustls.CodeUnexpectedEOF
 }
 
-func hostPort(req *http.Request) string {
+// hostPort is the address to dial for req: its host in ASCII form (see
+// idnaASCII) and its port (443 by default), as http.Transport spells it,
+// so that both protocols key their connections alike.
+func hostPort(req *http.Request) (string, error) {
 	host, port := req.URL.Hostname(), req.URL.Port()
 	if port == "" {
 		port = "443"
 	}
-	return net.JoinHostPort(host, port)
+	ascii, err := idnaASCII(host)
+	if err != nil {
+		return "", fmt.Errorf("rustlshttp: host %q is not a valid internationalised name: %w", host, err)
+	}
+	return net.JoinHostPort(ascii, port), nil
+}
+
+// idnaASCII converts an internationalised host name to its ASCII form
+// (punycode A-labels, IDNA's lookup profile), as net/http does; ASCII
+// names (and IP addresses) are returned as they are.
+func idnaASCII(name string) (string, error) {
+	for i := 0; i < len(name); i++ {
+		if name[i] >= 0x80 {
+			return idna.Lookup.ToASCII(name)
+		}
+	}
+	return name, nil
 }
