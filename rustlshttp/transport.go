@@ -28,7 +28,8 @@ type Transport struct {
 	// Config is the client config (required). Its NextProtos decide what
 	// is offered: NewTransport sets "h2" and "http/1.1".
 	Config *rustls.ClientConfig
-	// NetDialer dials TCP (nil: a net.Dialer with default settings).
+	// NetDialer dials TCP (nil: a net.Dialer with default settings); its
+	// Timeout bounds dialing.
 	NetDialer *net.Dialer
 	// DialContext, if set, replaces NetDialer for the TCP connection (for
 	// example to pin a host name to an address); the TLS server name is
@@ -44,7 +45,10 @@ type Transport struct {
 	// Options apply to every Stream (WriteThrough is forced on).
 	Options rustls.StreamOptions
 	// HTTP1 is the base for HTTP/1.1 (it is cloned; DialTLSContext is
-	// replaced). Nil: a clone of http.DefaultTransport.
+	// replaced). Nil: a clone of http.DefaultTransport. Its
+	// TLSHandshakeTimeout bounds the handshake of every new connection,
+	// HTTP/2 ones included (10 s in http.DefaultTransport; 0: only the
+	// request's context).
 	HTTP1 *http.Transport
 	// HTTP2 configures HTTP/2 (nil: defaults).
 	HTTP2 *http2.Transport
@@ -101,25 +105,36 @@ func (t *Transport) init() {
 func (t *Transport) dial(ctx context.Context, addr string) (*rustls.Stream, error) {
 	opts := t.Options
 	opts.WriteThrough = true
-	serverName, err := idnaASCII(t.ServerName)
+	name, err := idnaASCII(t.ServerName)
 	if err != nil {
 		return nil, fmt.Errorf("rustlshttp: Transport.ServerName %q: %w", t.ServerName, err)
 	}
-	var s *rustls.Stream
+	if name == "" {
+		if name, _, err = net.SplitHostPort(addr); err != nil {
+			return nil, &rustls.Error{Code: rustls.CodeInvalidDNSName, Op: "dial", Detail: "cannot take the server name from address " + addr, Err: err}
+		}
+	}
+	var conn net.Conn
 	if t.DialContext != nil {
-		var conn net.Conn
 		if conn, err = t.DialContext(ctx, "tcp", addr); err != nil {
 			return nil, err
 		}
-		name := serverName
-		if name == "" {
-			name, _, _ = net.SplitHostPort(addr)
-		}
-		s, err = rustls.NewConnector(t.Config, opts).Connect(ctx, conn, name)
 	} else {
-		d := rustls.Dialer{Config: t.Config, NetDialer: t.NetDialer, ServerName: serverName, Options: opts}
-		s, err = d.DialStream(ctx, "tcp", addr)
+		nd := t.NetDialer
+		if nd == nil {
+			nd = &net.Dialer{}
+		}
+		if conn, err = nd.DialContext(ctx, "tcp", addr); err != nil {
+			return nil, &rustls.Error{Code: rustls.CodeIO, Op: "dial", Detail: addr, Err: err}
+		}
 	}
+	hctx := ctx
+	if d := t.t1.TLSHandshakeTimeout; d > 0 {
+		var cancel context.CancelFunc
+		hctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+	s, err := rustls.NewConnector(t.Config, opts).Connect(hctx, conn, name)
 	if err != nil {
 		return nil, err
 	}
