@@ -24,8 +24,13 @@ func runGet(args []string) error {
 	fs := flag.NewFlagSet("get", flag.ContinueOnError)
 	f.register(fs, "h2,http/1.1")
 	verbose := fs.Bool("v", false, "print the TLS state, the status and the headers to stderr")
-	if err := fs.Parse(args); err != nil {
+	if err := f.parse(fs, args); err != nil {
 		return err
+	}
+	for _, p := range splitList(f.alpn) {
+		if p != "h2" && p != "http/1.1" && p != "http/1.0" {
+			return fmt.Errorf("-alpn: get speaks only h2 and http/1.1, so it cannot offer %q", p)
+		}
 	}
 	if fs.NArg() != 1 {
 		return errors.New("usage: gorustls get [flags] https://HOST[:PORT]/PATH")
@@ -51,7 +56,10 @@ func runGet(args []string) error {
 		}
 	}
 	defer tr.CloseIdleConnections()
-	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
+	ctx, cancel := context.Background(), context.CancelFunc(func() {})
+	if f.timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, f.timeout)
+	}
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
