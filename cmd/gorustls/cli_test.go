@@ -305,6 +305,7 @@ func TestBadUsage(t *testing.T) {
 		{[]string{"serve", "-addr", "127.0.0.1:0", "-addr", "127.0.0.1:99999"}, "-addr"},
 		{[]string{"connect", "-servername", "a.test", "-servername", "b.test", "127.0.0.1:1"}, "-servername"},
 		{[]string{"get", "-timeout", "-1s", "https://127.0.0.1:1/"}, "-timeout"},
+		{[]string{"get", "-max-time", "-1s", "https://127.0.0.1:1/"}, "-max-time"},
 		{[]string{"get", "-alpn", "h2,acme-tls/1", "https://127.0.0.1:1/"}, "acme-tls/1"},
 		{[]string{"nosuchcommand"}, "unknown command"},
 	} {
