@@ -75,7 +75,8 @@ type ClientOptions struct {
 	KeyLogWriter io.Writer
 	// KeyLogFromEnv appends secrets to the file named by SSLKEYLOGFILE as
 	// read at build time (nothing when unset). Ignored when KeyLogWriter is
-	// set.
+	// set. The file is made private as for ServerOptions.KeyLogFromEnv
+	// (created 0600, an existing one tightened, a CodeIO error otherwise).
 	KeyLogFromEnv bool
 	// ECHConfigList enables Encrypted Client Hello with this ECHConfigList
 	// (the TLS encoding, as published in DNS HTTPS records). It needs TLS
@@ -177,6 +178,11 @@ func NewClientConfig(o ClientOptions) (*ClientConfig, error) {
 		return nil, err
 	}
 	spec.Provider = prov
+	if o.KeyLogFromEnv && o.KeyLogWriter == nil {
+		if err := prepareKeyLogFile(op); err != nil {
+			return nil, err
+		}
+	}
 	if spec.KeylogSlot, err = keylogSlot(o.KeyLogWriter, op); err != nil {
 		return nil, err
 	}

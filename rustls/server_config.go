@@ -109,7 +109,10 @@ type ServerOptions struct {
 	KeyLogWriter io.Writer
 	// KeyLogFromEnv appends secrets to the file named by the SSLKEYLOGFILE
 	// environment variable as read at build time (nothing when unset).
-	// Ignored when KeyLogWriter is set.
+	// Ignored when KeyLogWriter is set. The file is created with mode 0600;
+	// an existing regular file that group or others can access is made
+	// owner-only (chmod); when it cannot be opened or made private the
+	// build fails with a CodeIO error naming it.
 	KeyLogFromEnv bool
 
 	// SessionStore replaces rustls's in-memory session cache (256 entries,
@@ -210,6 +213,11 @@ func NewServerConfig(o ServerOptions) (*ServerConfig, error) {
 	spec.Provider = prov
 	spec.SessionStore = o.SessionStore != nil
 	spec.HelloCallback = o.GetCertificate != nil
+	if o.KeyLogFromEnv && o.KeyLogWriter == nil {
+		if err := prepareKeyLogFile(op); err != nil {
+			return nil, err
+		}
+	}
 	if spec.KeylogSlot, err = keylogSlot(o.KeyLogWriter, op); err != nil {
 		return nil, err
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/gorustls/gorustls/rustls"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/net/http2"
 )
 
 // countingListener counts the transport connections it accepts.
@@ -323,8 +324,11 @@ func TestServerCloseEndsHTTP2Connections(t *testing.T) {
 	require.NoError(t, err)
 	defer s.Close()
 	assert.Equal(t, "h2", s.ConnectionState().NegotiatedProtocol)
-	// Wait until the server serves the connection (it sends its SETTINGS).
+	// Wait until the server serves the connection (it answers the
+	// client's preface with its SETTINGS).
 	require.NoError(t, s.SetReadDeadline(time.Now().Add(10*time.Second)))
+	_, err = io.WriteString(s, http2.ClientPreface)
+	require.NoError(t, err)
 	_, err = s.Read(make([]byte, 1))
 	require.NoError(t, err)
 	require.NoError(t, srv.Close())
@@ -336,7 +340,15 @@ func TestServerCloseEndsHTTP2Connections(t *testing.T) {
 
 func TestTransportReconnectsAfterConnectionLoss(t *testing.T) {
 	p := newPKI(t)
-	srv := &Server{Config: p.serverConfig(t, "h2"), Handler: infoHandler}
+	var mu sync.Mutex
+	var conns []net.Conn
+	srv := &Server{Config: p.serverConfig(t, "h2"), Handler: infoHandler, HTTP1: &http.Server{ConnState: func(c net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}}}
 	ln, url := startServer(t, srv)
 	tr := NewTransport(p.clientConfig(t, "h2"))
 	defer tr.CloseIdleConnections()
@@ -345,7 +357,11 @@ func TestTransportReconnectsAfterConnectionLoss(t *testing.T) {
 	require.True(t, strings.HasPrefix(body, "HTTP/2.0"))
 	// The server drops every connection (as on an idle timeout); the next
 	// GET goes over a new one.
-	srv.closeH2()
+	mu.Lock()
+	for _, c := range conns {
+		c.Close()
+	}
+	mu.Unlock()
 	require.Eventually(t, func() bool {
 		tr.mu.Lock()
 		defer tr.mu.Unlock()

@@ -1,13 +1,15 @@
 package rustlshttp
 
-//lint:file-ignore SA1019 net/http speaks HTTP/2 only over *tls.Conn; x/net/http2's connection-level API is how HTTP/2 runs over a rustls Stream.
+//lint:file-ignore SA1019 Server.HTTP2 keeps x/net/http2's server settings available.
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log"
 	"net"
 	"net/http"
+	"reflect"
 	"sync"
 	"time"
 
@@ -15,12 +17,22 @@ import (
 	"golang.org/x/net/http2"
 )
 
-// Server serves HTTPS over gorustls: each accepted connection is
+// Server serves HTTPS over gorustls. Each accepted connection is
 // handshaken on a goroutine of its own (bounded by the handshake timeout,
-// so a silent client blocks nobody), then served as HTTP/2 when ALPN chose
-// "h2" and as HTTP/1.1 otherwise. Request.TLS is filled in both cases. A
-// client that speaks plaintext HTTP to the port gets a 400 answer saying
-// so. Set Handler and one of Config and Lazy; the rest is optional.
+// so a silent client blocks nobody); then one net/http server serves it:
+// as HTTP/2 when ALPN chose "h2", as HTTP/1.1 when it chose "http/1.1" or
+// nothing, and with the NextProto handler for any other protocol (without
+// one such a connection is closed, as net/http does). Request.TLS is filled
+// on both protocols. A client that speaks plaintext HTTP to the port gets
+// a 400 answer saying so. Set Handler and one of Config and Lazy; the rest
+// is optional.
+//
+// A panic in any user callback run for a connection (Lazy.Choose and what
+// it calls, such as a converted tls.Config's GetConfigForClient and
+// GetCertificate; OnHandshake; NextProto handlers; HTTP1's ConnContext and
+// ConnState; handlers) closes that connection and is logged with its stack;
+// the server goes on serving. The fields are read when the Server first
+// serves (or is shut down); later changes are not seen.
 type Server struct {
 	// Handler serves requests (http.DefaultServeMux when nil).
 	Handler http.Handler
@@ -30,16 +42,37 @@ type Server struct {
 	// Lazy, instead of Config, chooses the config from each ClientHello
 	// (its Options are replaced by the Server's Options).
 	Lazy *rustls.LazyAcceptor
-	// Options apply to every Stream (WriteThrough is forced on; a zero
-	// HandshakeTimeout means rustls.DefaultHandshakeTimeout).
+	// Options apply to every Stream (WriteThrough is forced on). A zero
+	// HandshakeTimeout means what net/http uses for TLS handshakes (the
+	// smallest non-zero of HTTP1's ReadHeaderTimeout, ReadTimeout and
+	// WriteTimeout), else rustls.DefaultHandshakeTimeout.
 	Options rustls.StreamOptions
-	// HTTP1 is the http.Server used for HTTP/1.1 (its timeouts, limits and
-	// ErrorLog apply; its Addr, TLSConfig and Handler are ignored). Nil: a
-	// zero http.Server.
+	// HTTP1 holds the net/http settings, and they apply to both protocols:
+	// every exported field is honoured (timeouts, MaxHeaderBytes, ErrorLog,
+	// ConnState, ConnContext, BaseContext, HTTP2 limits, Protocols,
+	// DisableGeneralOptionsHandler, ...) but Addr, TLSConfig and Handler,
+	// which are ignored, and TLSNextProto, whose handlers take a *tls.Conn
+	// and cannot run here: as in net/http, a non-nil TLSNextProto without
+	// "h2" disables HTTP/2 (use NextProto for other protocols). Protocols
+	// chooses HTTP/1 and HTTP/2 (UnencryptedHTTP2 does not apply: every
+	// connection is TLS); a connection that negotiated a disabled protocol
+	// is closed. ConnContext and ConnState get the *rustls.Stream on both
+	// protocols; StateNew fires once the handshake is done and BaseContext
+	// gets the listener passed to Serve. HTTP1 itself is copied, never
+	// served or modified. Nil: a zero http.Server.
 	HTTP1 *http.Server
-	// HTTP2 configures HTTP/2 (nil: defaults).
+	// HTTP2, if set, serves HTTP/2 with x/net/http2 and these settings
+	// (which HTTP1.HTTP2 settings complete); nil: net/http's own HTTP/2.
 	HTTP2 *http2.Server
-	// ErrorLog receives handshake failures (nil: the log package).
+	// NextProto takes over connections whose negotiated ALPN protocol is
+	// its key (any protocol but "http/1.1" and "http/1.0"; even "h2"): the
+	// function owns the Stream, must close it, and runs on the
+	// connection's goroutine. Shutdown waits for it to return; Close closes
+	// its Stream.
+	NextProto map[string]func(*rustls.Stream)
+	// ErrorLog receives handshake failures and recovered panics, and is
+	// net/http's logger when HTTP1.ErrorLog is nil (nil: HTTP1.ErrorLog,
+	// else the log package).
 	ErrorLog *log.Logger
 	// OnHandshake, if set, is called with each handshaken Stream before it
 	// is served (for logging the negotiated parameters).
@@ -47,67 +80,107 @@ type Server struct {
 
 	initOnce sync.Once
 	initErr  error
-	h1       *http.Server
-	h2       *http2.Server
-	ch       *chanListener
-	h1done   chan struct{}
-	// stopHS aborts the handshakes in progress on Close and Shutdown.
-	hsCtx  context.Context
-	stopHS context.CancelFunc
+	hs       *http.Server // serves both protocols
+	h2       bool         // HTTP/2 is enabled
 
-	mu        sync.Mutex
-	listeners map[net.Listener]struct{}
-	h2conns   map[*rustls.Stream]struct{}
-	closed    bool
-	wg        sync.WaitGroup
+	mu    sync.Mutex
+	taken map[*rustls.Stream]struct{} // streams NextProto handlers own
+	// wg counts accept loops and connection goroutines (handshakes and
+	// NextProto handlers) for Shutdown.
+	wg sync.WaitGroup
 }
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
 var ErrServerClosed = http.ErrServerClosed
 
-func (s *Server) init(addr net.Addr) error {
-	s.initOnce.Do(func() {
-		if (s.Config == nil) == (s.Lazy == nil) {
-			s.initErr = errors.New("rustlshttp: set exactly one of Server.Config and Server.Lazy")
-			return
-		}
-		h1 := &http.Server{}
-		if s.HTTP1 != nil {
-			h1 = &http.Server{
-				ReadTimeout: s.HTTP1.ReadTimeout, ReadHeaderTimeout: s.HTTP1.ReadHeaderTimeout,
-				WriteTimeout: s.HTTP1.WriteTimeout, IdleTimeout: s.HTTP1.IdleTimeout,
-				MaxHeaderBytes: s.HTTP1.MaxHeaderBytes, ErrorLog: s.HTTP1.ErrorLog,
-				ConnState: s.HTTP1.ConnState, BaseContext: s.HTTP1.BaseContext, ConnContext: s.HTTP1.ConnContext,
-			}
-		}
-		h1.Handler = s.Handler
-		h2 := s.HTTP2
-		if h2 == nil {
-			h2 = &http2.Server{}
-		}
-		// Registers h2's graceful shutdown with h1.Shutdown.
-		if err := http2.ConfigureServer(h1, h2); err != nil {
-			s.initErr = err
-			return
-		}
-		s.h1, s.h2 = h1, h2
-		s.ch = newChanListener(addr)
-		s.h1done = make(chan struct{})
-		s.listeners = map[net.Listener]struct{}{}
-		s.h2conns = map[*rustls.Stream]struct{}{}
-		s.hsCtx, s.stopHS = context.WithCancel(context.Background())
-		go func() {
-			defer close(s.h1done)
-			_ = h1.Serve(s.ch)
-		}()
-	})
+func (s *Server) init() error {
+	s.initOnce.Do(func() { s.initErr = s.setup() })
 	return s.initErr
 }
 
-func (s *Server) logf(format string, args ...any) {
-	if s.ErrorLog != nil {
-		s.ErrorLog.Printf(format, args...)
+// setup builds the net/http server that serves both protocols: a copy of
+// HTTP1 whose hooks see the Stream, with HTTP/2 enabled the way net/http
+// accepts it over a connection that is not a *tls.Conn.
+func (s *Server) setup() error {
+	if (s.Config == nil) == (s.Lazy == nil) {
+		return errors.New("rustlshttp: set exactly one of Server.Config and Server.Lazy")
+	}
+	hs := &http.Server{}
+	if s.HTTP1 != nil {
+		copyExported(hs, s.HTTP1)
+	}
+	want := userProtocols(s.HTTP1)
+	s.h2 = want.HTTP2()
+	// A connection that negotiated "h2" reaches net/http as an h2Conn,
+	// which has no ConnectionState: net/http takes it for an unencrypted
+	// connection and, finding the HTTP/2 preface, hands it to its HTTP/2
+	// server. Streams of HTTP/1 connections do report a ConnectionState,
+	// so net/http never looks for a preface on them.
+	var p http.Protocols
+	p.SetHTTP1(want.HTTP1())
+	p.SetUnencryptedHTTP2(want.HTTP2())
+	hs.Protocols = &p
+	hs.Addr, hs.TLSConfig, hs.TLSNextProto = "", nil, nil
+	hs.Handler = serverHandler{s}
+	if hs.ErrorLog == nil {
+		hs.ErrorLog = s.ErrorLog
+	}
+	hs.ConnContext = s.connContext(hs.ConnContext)
+	hs.ConnState = s.connState(hs.ConnState)
+	hs.BaseContext = func(ln net.Listener) context.Context {
+		if l, ok := ln.(*listener); ok {
+			return l.baseCtx
+		}
+		return context.Background()
+	}
+	if s.HTTP2 != nil && s.h2 {
+		// Installs x/net/http2 for "h2" and unencrypted HTTP/2, and its
+		// graceful shutdown in hs.Shutdown.
+		if err := http2.ConfigureServer(hs, s.HTTP2); err != nil {
+			return err
+		}
+	}
+	s.hs = hs
+	s.taken = map[*rustls.Stream]struct{}{}
+	return nil
+}
+
+// copyExported copies every exported field of src into dst, so that fields
+// added to http.Server in later Go versions are carried over too.
+func copyExported(dst, src *http.Server) {
+	d, v := reflect.ValueOf(dst).Elem(), reflect.ValueOf(src).Elem()
+	for i := range v.NumField() {
+		if v.Type().Field(i).IsExported() {
+			d.Field(i).Set(v.Field(i))
+		}
+	}
+}
+
+// userProtocols is the set of protocols h enables over TLS, by net/http's
+// rules: Protocols when set, else HTTP/1 and, unless a non-nil
+// TLSNextProto lacks "h2", HTTP/2.
+func userProtocols(h *http.Server) http.Protocols {
+	if h != nil && h.Protocols != nil {
+		return *h.Protocols
+	}
+	var p http.Protocols
+	p.SetHTTP1(true)
+	if h == nil || h.TLSNextProto == nil {
+		p.SetHTTP2(true)
 	} else {
+		_, ok := h.TLSNextProto[http2.NextProtoTLS]
+		p.SetHTTP2(ok)
+	}
+	return p
+}
+
+func (s *Server) logf(format string, args ...any) {
+	switch {
+	case s.ErrorLog != nil:
+		s.ErrorLog.Printf(format, args...)
+	case s.HTTP1 != nil && s.HTTP1.ErrorLog != nil:
+		s.HTTP1.ErrorLog.Printf(format, args...)
+	default:
 		log.Printf(format, args...)
 	}
 }
@@ -122,152 +195,40 @@ func (s *Server) ListenAndServe(addr string) error {
 }
 
 // Serve accepts connections on ln (a plain transport listener) and serves
-// them until ln fails or the server is shut down. It closes ln.
+// them until ln fails or the server is shut down. It closes ln, and
+// returns only when its accept goroutine has ended. After Shutdown or
+// Close (even one that came first) it returns ErrServerClosed.
 func (s *Server) Serve(ln net.Listener) error {
-	if err := s.init(ln.Addr()); err != nil {
+	if err := s.init(); err != nil {
 		_ = ln.Close()
 		return err
 	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		_ = ln.Close()
-		return ErrServerClosed
-	}
-	s.listeners[ln] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.listeners, ln)
-		s.mu.Unlock()
-		_ = ln.Close()
-	}()
-	var backoff time.Duration
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			s.mu.Lock()
-			closed := s.closed
-			s.mu.Unlock()
-			if closed {
-				return ErrServerClosed
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				time.Sleep(backoff)
-				continue
-			}
-			return err
-		}
-		backoff = 0
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			_ = c.Close()
-			return ErrServerClosed
-		}
-		s.wg.Add(1)
-		s.mu.Unlock()
-		go s.handle(c)
-	}
-}
-
-func (s *Server) options() rustls.StreamOptions {
-	o := s.Options
-	o.WriteThrough = true
-	if o.HandshakeTimeout <= 0 {
-		o.HandshakeTimeout = rustls.DefaultHandshakeTimeout
-	}
-	return o
-}
-
-func (s *Server) handle(raw net.Conn) {
-	defer s.wg.Done()
-	opts := s.options()
-	sc := &sniffConn{Conn: raw}
-	ctx, cancel := context.WithTimeout(s.hsCtx, opts.HandshakeTimeout)
-	var st *rustls.Stream
-	var err error
-	if s.Lazy != nil {
-		la := rustls.LazyAcceptor{Choose: s.Lazy.Choose, Options: opts}
-		st, err = la.AcceptFallible(ctx, sc)
-	} else {
-		st, err = rustls.NewAcceptor(s.Config, opts).AcceptFallible(ctx, sc)
-	}
-	cancel()
+	l, err := s.newListener(ln)
 	if err != nil {
-		if sc.plain.Load() {
-			_ = raw.SetWriteDeadline(time.Now().Add(time.Second))
-			_, _ = raw.Write([]byte(plaintextAnswer))
-			s.logf("rustlshttp: TLS handshake error from %s: client sent an HTTP request to an HTTPS server", raw.RemoteAddr())
-		} else {
-			s.logf("rustlshttp: TLS handshake error from %s: %v", raw.RemoteAddr(), err)
-		}
-		_ = raw.Close()
-		return
-	}
-	if s.OnHandshake != nil {
-		s.OnHandshake(st)
-	}
-	if st.ConnectionState().NegotiatedProtocol == http2.NextProtoTLS {
-		s.serveH2(st)
-		return
-	}
-	if !s.ch.push(st) {
-		_ = st.Close()
-	}
-}
-
-func (s *Server) serveH2(st *rustls.Stream) {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		_ = st.Close()
-		return
-	}
-	s.h2conns[st] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.h2conns, st)
-		s.mu.Unlock()
-	}()
-	handler := s.Handler
-	if handler == nil {
-		handler = http.DefaultServeMux
-	}
-	s.h2.ServeConn(st, &http2.ServeConnOpts{BaseConfig: s.h1, Handler: handler})
-	_ = st.Close()
-}
-
-func (s *Server) closeListeners() {
-	s.mu.Lock()
-	s.closed = true
-	if s.stopHS != nil {
-		s.stopHS()
-	}
-	for ln := range s.listeners {
 		_ = ln.Close()
+		return err
 	}
-	s.mu.Unlock()
+	err = s.hs.Serve(l)
+	_ = l.Close()
+	l.wait()
+	return err
 }
 
-// Shutdown stops accepting, lets active requests finish (HTTP/2
-// connections get a GOAWAY) and returns when all are done or ctx ends.
+// Shutdown stops accepting, aborts the handshakes in progress, lets active
+// requests finish (HTTP/2 connections get a GOAWAY) and NextProto handlers
+// return, and returns when all are done or ctx ends (then with ctx's
+// error; call Close to end what is left). Serve returns ErrServerClosed,
+// at once.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.closeListeners()
-	if s.h1 == nil {
-		return nil
+	if s.init() != nil {
+		return nil // nothing can have been served
 	}
-	err := s.h1.Shutdown(ctx) // also starts HTTP/2 graceful shutdown
-	_ = s.ch.Close()
+	err := s.hs.Shutdown(ctx)
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-ctx.Done():
-		s.closeH2()
 		if err == nil {
 			err = ctx.Err()
 		}
@@ -275,24 +236,61 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// Close closes the listeners and every connection at once.
+// Close closes the listeners and every connection at once, those
+// NextProto handlers own included.
 func (s *Server) Close() error {
-	s.closeListeners()
-	if s.h1 == nil {
+	if s.init() != nil {
 		return nil
 	}
-	err := s.h1.Close()
-	_ = s.ch.Close()
-	s.closeH2()
-	return err
-}
-
-func (s *Server) closeH2() {
+	err := s.hs.Close()
 	s.mu.Lock()
-	for st := range s.h2conns {
+	for st := range s.taken {
 		_ = st.Close()
 	}
 	s.mu.Unlock()
+	return err
+}
+
+// SetKeepAlivesEnabled is http.Server.SetKeepAlivesEnabled for both
+// protocols (HTTP/1.1 keep-alives are on by default). Call it once the
+// fields are set: it makes the Server read them.
+func (s *Server) SetKeepAlivesEnabled(v bool) {
+	if s.init() == nil {
+		s.hs.SetKeepAlivesEnabled(v)
+	}
+}
+
+// handshakeTimeout is Options.HandshakeTimeout, else net/http's choice,
+// else rustls.DefaultHandshakeTimeout.
+func (s *Server) handshakeTimeout() time.Duration {
+	if s.Options.HandshakeTimeout > 0 {
+		return s.Options.HandshakeTimeout
+	}
+	var d time.Duration
+	for _, v := range []time.Duration{s.hs.ReadHeaderTimeout, s.hs.ReadTimeout, s.hs.WriteTimeout} {
+		if v > 0 && (d == 0 || v < d) {
+			d = v
+		}
+	}
+	if d == 0 {
+		d = rustls.DefaultHandshakeTimeout
+	}
+	return d
+}
+
+// baseContext runs HTTP1.BaseContext for ln, turning a panic or a nil
+// context into an error.
+func (s *Server) baseContext(ln net.Listener) (ctx context.Context, err error) {
+	if s.HTTP1 == nil || s.HTTP1.BaseContext == nil {
+		return context.Background(), nil
+	}
+	if !s.protect("HTTP1.BaseContext", ln.Addr(), func() { ctx = s.HTTP1.BaseContext(ln) }) {
+		return nil, fmt.Errorf("rustlshttp: HTTP1.BaseContext panicked for %v", ln.Addr())
+	}
+	if ctx == nil {
+		return nil, errors.New("rustlshttp: HTTP1.BaseContext returned a nil context")
+	}
+	return ctx, nil
 }
 
 // ListenAndServe serves handler over HTTPS on addr with cfg: HTTP/2 when

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/gorustls/gorustls/rustls"
 	"golang.org/x/net/http2"
+	"golang.org/x/net/idna"
 )
 
 // Transport is an http.RoundTripper for https URLs over gorustls. It dials
@@ -26,7 +28,8 @@ type Transport struct {
 	// Config is the client config (required). Its NextProtos decide what
 	// is offered: NewTransport sets "h2" and "http/1.1".
 	Config *rustls.ClientConfig
-	// NetDialer dials TCP (nil: a net.Dialer with default settings).
+	// NetDialer dials TCP (nil: a net.Dialer with default settings); its
+	// Timeout bounds dialing.
 	NetDialer *net.Dialer
 	// DialContext, if set, replaces NetDialer for the TCP connection (for
 	// example to pin a host name to an address); the TLS server name is
@@ -34,11 +37,18 @@ type Transport struct {
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 	// ServerName, if set, is the TLS server name for every host (checked
 	// against the certificate and sent as SNI); empty means the URL's host.
+	// Internationalised names (in the URL or here) are converted to their
+	// ASCII form (punycode A-labels, IDNA's lookup profile) as net/http
+	// does: that form is dialed, sent as SNI and verified; a name IDNA
+	// refuses fails the request before any dial.
 	ServerName string
 	// Options apply to every Stream (WriteThrough is forced on).
 	Options rustls.StreamOptions
 	// HTTP1 is the base for HTTP/1.1 (it is cloned; DialTLSContext is
-	// replaced). Nil: a clone of http.DefaultTransport.
+	// replaced). Nil: a clone of http.DefaultTransport. Its
+	// TLSHandshakeTimeout bounds the handshake of every new connection,
+	// HTTP/2 ones included (10 s in http.DefaultTransport; 0: only the
+	// request's context).
 	HTTP1 *http.Transport
 	// HTTP2 configures HTTP/2 (nil: defaults).
 	HTTP2 *http2.Transport
@@ -95,22 +105,36 @@ func (t *Transport) init() {
 func (t *Transport) dial(ctx context.Context, addr string) (*rustls.Stream, error) {
 	opts := t.Options
 	opts.WriteThrough = true
-	var s *rustls.Stream
-	var err error
+	name, err := idnaASCII(t.ServerName)
+	if err != nil {
+		return nil, fmt.Errorf("rustlshttp: Transport.ServerName %q: %w", t.ServerName, err)
+	}
+	if name == "" {
+		if name, _, err = net.SplitHostPort(addr); err != nil {
+			return nil, &rustls.Error{Code: rustls.CodeInvalidDNSName, Op: "dial", Detail: "cannot take the server name from address " + addr, Err: err}
+		}
+	}
+	var conn net.Conn
 	if t.DialContext != nil {
-		var conn net.Conn
 		if conn, err = t.DialContext(ctx, "tcp", addr); err != nil {
 			return nil, err
 		}
-		name := t.ServerName
-		if name == "" {
-			name, _, _ = net.SplitHostPort(addr)
-		}
-		s, err = rustls.NewConnector(t.Config, opts).Connect(ctx, conn, name)
 	} else {
-		d := rustls.Dialer{Config: t.Config, NetDialer: t.NetDialer, ServerName: t.ServerName, Options: opts}
-		s, err = d.DialStream(ctx, "tcp", addr)
+		nd := t.NetDialer
+		if nd == nil {
+			nd = &net.Dialer{}
+		}
+		if conn, err = nd.DialContext(ctx, "tcp", addr); err != nil {
+			return nil, &rustls.Error{Code: rustls.CodeIO, Op: "dial", Detail: addr, Err: err}
+		}
 	}
+	hctx := ctx
+	if d := t.t1.TLSHandshakeTimeout; d > 0 {
+		var cancel context.CancelFunc
+		hctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+	s, err := rustls.NewConnector(t.Config, opts).Connect(hctx, conn, name)
 	if err != nil {
 		return nil, err
 	}
@@ -255,7 +279,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if t.Config == nil {
 		return nil, errors.New("rustlshttp: Transport.Config is nil")
 	}
-	addr := hostPort(req)
+	addr, err := hostPort(req)
+	if err != nil {
+		return nil, err
+	}
 	ctx := req.Context()
 	var lastErr error
 	retried := false
@@ -419,10 +446,29 @@ func isTLSFailure(err error) bool {
 	return errors.As(err, &e) && e.Code != rustls.CodeIO && e.Code != rustls.CodeUnexpectedEOF
 }
 
-func hostPort(req *http.Request) string {
+// hostPort is the address to dial for req: its host in ASCII form (see
+// idnaASCII) and its port (443 by default), as http.Transport spells it,
+// so that both protocols key their connections alike.
+func hostPort(req *http.Request) (string, error) {
 	host, port := req.URL.Hostname(), req.URL.Port()
 	if port == "" {
 		port = "443"
 	}
-	return net.JoinHostPort(host, port)
+	ascii, err := idnaASCII(host)
+	if err != nil {
+		return "", fmt.Errorf("rustlshttp: host %q is not a valid internationalised name: %w", host, err)
+	}
+	return net.JoinHostPort(ascii, port), nil
+}
+
+// idnaASCII converts an internationalised host name to its ASCII form
+// (punycode A-labels, IDNA's lookup profile), as net/http does; ASCII
+// names (and IP addresses) are returned as they are.
+func idnaASCII(name string) (string, error) {
+	for i := 0; i < len(name); i++ {
+		if name[i] >= 0x80 {
+			return idna.Lookup.ToASCII(name)
+		}
+	}
+	return name, nil
 }

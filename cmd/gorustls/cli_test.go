@@ -298,6 +298,15 @@ func TestBadUsage(t *testing.T) {
 		{[]string{"connect", "no-port"}, "HOST:PORT"},
 		{[]string{"connect", "-cert", "only.pem", "127.0.0.1:1"}, "-key"},
 		{[]string{"get", "http://example.test/"}, "https"},
+		// (Each serve case would fail on the missing files, or serve, if
+		// its flags were not refused first.)
+		{[]string{"serve", "-addr", "127.0.0.1:0", "-client-auth", "none", "-client-ca", "ca.pem", "-cert", "no.pem", "-key", "no.key"}, "-client-ca"},
+		{[]string{"serve", "-addr", "127.0.0.1:0", "-mode", "http", "-alpn", "h2,acme-tls/1", "-cert", "no.pem", "-key", "no.key"}, "acme-tls/1"},
+		{[]string{"serve", "-addr", "127.0.0.1:0", "-addr", "127.0.0.1:99999"}, "-addr"},
+		{[]string{"connect", "-servername", "a.test", "-servername", "b.test", "127.0.0.1:1"}, "-servername"},
+		{[]string{"get", "-timeout", "-1s", "https://127.0.0.1:1/"}, "-timeout"},
+		{[]string{"get", "-max-time", "-1s", "https://127.0.0.1:1/"}, "-max-time"},
+		{[]string{"get", "-alpn", "h2,acme-tls/1", "https://127.0.0.1:1/"}, "acme-tls/1"},
 		{[]string{"nosuchcommand"}, "unknown command"},
 	} {
 		r := runCLI(t, "", tc.args...)

@@ -21,7 +21,7 @@ func runConnect(args []string) error {
 	fs := flag.NewFlagSet("connect", flag.ContinueOnError)
 	f.register(fs, "")
 	quiet := fs.Bool("q", false, "do not print the connection state")
-	if err := fs.Parse(args); err != nil {
+	if err := f.parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
@@ -36,7 +36,10 @@ func runConnect(args []string) error {
 		return err
 	}
 	defer closeCfg()
-	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
+	ctx, cancel := context.Background(), context.CancelFunc(func() {})
+	if f.timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, f.timeout)
+	}
 	d := rustls.Dialer{Config: cfg, ServerName: f.serverName, Options: rustls.StreamOptions{WriteThrough: true}}
 	s, err := d.DialStream(ctx, "tcp", addr)
 	cancel()

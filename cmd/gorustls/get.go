@@ -6,10 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"sort"
+	"time"
 
 	"github.com/gorustls/gorustls/rustls"
 	"github.com/gorustls/gorustls/rustlshttp"
@@ -19,13 +21,25 @@ func init() {
 	register("get", "fetch an https URL (HTTP/2 or HTTP/1.1 by ALPN) and write the body to stdout", runGet)
 }
 
+// maxRedirects is how many redirects get follows, as net/http's client.
+const maxRedirects = 10
+
 func runGet(args []string) error {
 	var f clientFlags
 	fs := flag.NewFlagSet("get", flag.ContinueOnError)
 	f.register(fs, "h2,http/1.1")
-	verbose := fs.Bool("v", false, "print the TLS state, the status and the headers to stderr")
-	if err := fs.Parse(args); err != nil {
+	verbose := fs.Bool("v", false, "print the TLS state, redirects, the status and the headers to stderr")
+	maxTime := fs.Duration("max-time", 0, "bound on the whole transfer, body included (0: none)")
+	if err := f.parse(fs, args); err != nil {
 		return err
+	}
+	for _, p := range splitList(f.alpn) {
+		if p != "h2" && p != "http/1.1" && p != "http/1.0" {
+			return fmt.Errorf("-alpn: get speaks only h2 and http/1.1, so it cannot offer %q", p)
+		}
+	}
+	if *maxTime < 0 {
+		return fmt.Errorf("-max-time: %v is negative (0 means no bound)", *maxTime)
 	}
 	if fs.NArg() != 1 {
 		return errors.New("usage: gorustls get [flags] https://HOST[:PORT]/PATH")
@@ -44,6 +58,11 @@ func runGet(args []string) error {
 	defer closeCfg()
 	tr := rustlshttp.NewTransport(cfg)
 	tr.ServerName = f.serverName
+	// -timeout bounds dialing and the handshake of each connection, not
+	// the transfer.
+	tr.NetDialer = &net.Dialer{Timeout: f.timeout}
+	tr.HTTP1 = http.DefaultTransport.(*http.Transport).Clone()
+	tr.HTTP1.TLSHandshakeTimeout = f.timeout
 	if *verbose {
 		tr.OnDial = func(s *rustls.Stream) {
 			fmt.Fprintf(os.Stderr, "* connected to %s\n", s.RemoteAddr())
@@ -51,16 +70,32 @@ func runGet(args []string) error {
 		}
 	}
 	defer tr.CloseIdleConnections()
-	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
+	ctx, cancel := context.Background(), context.CancelFunc(func() {})
+	if *maxTime > 0 {
+		ctx, cancel = context.WithTimeout(ctx, *maxTime)
+	}
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return err
 	}
 	req.Header.Set("User-Agent", "gorustls/"+rustls.Version())
-	resp, err := (&http.Client{Transport: tr}).Do(req)
+	client := &http.Client{Transport: tr, CheckRedirect: func(next *http.Request, via []*http.Request) error {
+		from := via[len(via)-1].URL
+		if next.URL.Scheme != "https" {
+			return fmt.Errorf("refusing the redirect from %s to %s: not https (the request and the answer would travel unencrypted)", from, next.URL)
+		}
+		if len(via) >= maxRedirects {
+			return fmt.Errorf("stopped after %d redirects (the last to %s)", maxRedirects, next.URL)
+		}
+		if *verbose {
+			fmt.Fprintf(os.Stderr, "* redirect %s -> %s (%s)\n", from, next.URL, next.Response.Status)
+		}
+		return nil
+	}}
+	resp, err := client.Do(req)
 	if err != nil {
-		return err
+		return maxTimeErr(ctx, *maxTime, err)
 	}
 	defer resp.Body.Close()
 	if *verbose {
@@ -77,10 +112,18 @@ func runGet(args []string) error {
 		}
 	}
 	if _, err := io.Copy(os.Stdout, resp.Body); err != nil {
-		return fmt.Errorf("reading the body: %w", err)
+		return maxTimeErr(ctx, *maxTime, fmt.Errorf("reading the body: %w", err))
 	}
 	if resp.StatusCode >= 400 {
 		return fmt.Errorf("server answered %s", resp.Status)
 	}
 	return nil
+}
+
+// maxTimeErr says so when err comes from -max-time running out.
+func maxTimeErr(ctx context.Context, maxTime time.Duration, err error) error {
+	if maxTime > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("-max-time %v exceeded: %w", maxTime, err)
+	}
+	return err
 }

@@ -25,8 +25,8 @@ func init() {
 }
 
 type serveFlags struct {
-	addr, writeCA, clientCA, clientAuth, alpn, versions, keylog, mode string
-	certs, keys                                                       listFlag
+	addr, writeCA, clientAuth, alpn, versions, keylog, mode string
+	certs, keys, clientCAs                                  listFlag
 }
 
 func runServe(args []string) error {
@@ -36,13 +36,16 @@ func runServe(args []string) error {
 	fs.Var(&f.certs, "cert", "certificate chain PEM `file` (repeat for several names; pairs with -key)")
 	fs.Var(&f.keys, "key", "private key PEM `file` (repeat, in the order of -cert)")
 	fs.StringVar(&f.writeCA, "write-ca", "", "without -cert: write the throw-away CA certificate to `file`")
-	fs.StringVar(&f.clientCA, "client-ca", "", "PEM `file` of CAs for client certificates")
+	fs.Var(&f.clientCAs, "client-ca", "PEM `file` of CAs for client certificates (repeat for several files)")
 	fs.StringVar(&f.clientAuth, "client-auth", "", "client certificates: none, optional or required (default: required with -client-ca, else none)")
 	fs.StringVar(&f.alpn, "alpn", "", "comma-separated ALPN `protocols` (default: h2,http/1.1 in http mode, none otherwise)")
 	fs.StringVar(&f.versions, "versions", "", "TLS `versions` to enable: 1.2,1.3 (default: both)")
 	fs.StringVar(&f.keylog, "keylog", "", "append TLS secrets to `file` (NSS key log format)")
 	fs.StringVar(&f.mode, "mode", "echo", "what to serve: echo, http or discard")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := rejectRepeats(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -53,6 +56,13 @@ func runServe(args []string) error {
 	}
 	if f.alpn == "" && f.mode == "http" {
 		f.alpn = "h2,http/1.1"
+	}
+	if f.mode == "http" {
+		for _, p := range splitList(f.alpn) {
+			if p != "h2" && p != "http/1.1" && p != "http/1.0" {
+				return fmt.Errorf("-alpn: -mode http serves only h2 and http/1.1; a client that negotiated %q would be disconnected", p)
+			}
+		}
 	}
 	la, closeAll, err := f.acceptor()
 	if err != nil {
@@ -90,10 +100,13 @@ func (f *serveFlags) acceptor() (*rustls.LazyAcceptor, func(), error) {
 	}
 	switch f.clientAuth {
 	case "":
-		if f.clientCA != "" {
+		if len(f.clientCAs) > 0 {
 			o.ClientAuth = rustls.RequireAndVerifyClientCert
 		}
 	case "none":
+		if len(f.clientCAs) > 0 {
+			return nil, nil, errors.New("-client-ca with -client-auth none: client certificates would not be asked for, so the CA would be ignored (drop one of them)")
+		}
 	case "optional":
 		o.ClientAuth = rustls.VerifyClientCertIfGiven
 	case "required":
@@ -102,10 +115,10 @@ func (f *serveFlags) acceptor() (*rustls.LazyAcceptor, func(), error) {
 		return nil, nil, fmt.Errorf("-client-auth: %q is not none, optional or required", f.clientAuth)
 	}
 	if o.ClientAuth != rustls.NoClientCert {
-		if f.clientCA == "" {
+		if len(f.clientCAs) == 0 {
 			return nil, nil, fmt.Errorf("-client-auth %s needs -client-ca", f.clientAuth)
 		}
-		o.ClientCAFiles = []string{f.clientCA}
+		o.ClientCAFiles = f.clientCAs
 	}
 	kl, closeKL, err := openKeylog(f.keylog)
 	if err != nil {

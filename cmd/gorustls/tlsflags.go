@@ -21,26 +21,42 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 // clientFlags are the TLS flags of connect and get.
 type clientFlags struct {
-	ca, cert, key, serverName, alpn, versions, keylog string
-	timeout                                           time.Duration
+	cert, key, serverName, alpn, versions, keylog string
+	ca                                            listFlag
+	timeout                                       time.Duration
 }
 
 func (f *clientFlags) register(fs *flag.FlagSet, defaultALPN string) {
-	fs.StringVar(&f.ca, "ca", "", "PEM `file` of trusted CAs (default: the system's roots)")
+	fs.Var(&f.ca, "ca", "PEM `file` of trusted CAs (repeat for several files; default: the system's roots)")
 	fs.StringVar(&f.cert, "cert", "", "client certificate chain PEM `file`, for mutual TLS")
 	fs.StringVar(&f.key, "key", "", "client private key PEM `file`, for mutual TLS")
 	fs.StringVar(&f.serverName, "servername", "", "server `name` to verify and send as SNI (default: the host)")
 	fs.StringVar(&f.alpn, "alpn", defaultALPN, "comma-separated ALPN `protocols` to offer")
 	fs.StringVar(&f.versions, "versions", "", "TLS `versions` to enable: 1.2,1.3 (default: both)")
 	fs.StringVar(&f.keylog, "keylog", "", "append TLS secrets to `file` (NSS key log format)")
-	fs.DurationVar(&f.timeout, "timeout", 10*time.Second, "bound on dialing and the handshake")
+	fs.DurationVar(&f.timeout, "timeout", 10*time.Second, "bound on dialing, and on the TLS handshake, of a connection (0: none)")
+}
+
+// parse parses args into fs and checks the flags: no single-valued flag
+// given twice, no negative -timeout.
+func (f *clientFlags) parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := rejectRepeats(fs, args); err != nil {
+		return err
+	}
+	if f.timeout < 0 {
+		return fmt.Errorf("-timeout: %v is negative (0 means no bound)", f.timeout)
+	}
+	return nil
 }
 
 // config builds the client config; the returned closer closes the key log.
 func (f *clientFlags) config() (*rustls.ClientConfig, func(), error) {
 	o := rustls.ClientOptions{NextProtos: splitList(f.alpn)}
-	if f.ca != "" {
-		o.RootCAFiles = []string{f.ca}
+	if len(f.ca) > 0 {
+		o.RootCAFiles = f.ca
 	} else {
 		o.SystemRoots = true
 	}
