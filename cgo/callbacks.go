@@ -24,6 +24,9 @@ type Callbacks interface {
 	// SessionPut stores a session value; false reports failure.
 	SessionPut(key, val []byte) bool
 	// SelectCert picks the server certificate for a ClientHello; nil refuses.
+	// rustls-ffi only borrows the returned key until it has copied it, after
+	// the callback returns: the caller must hold a reference to it that no
+	// other goroutine can drop until the connection is freed.
 	SelectCert(h *HelloInfo) *CertifiedKey
 }
 
@@ -167,8 +170,9 @@ func grHello(ud C.uintptr_t, name *C.char, nameLen C.size_t, sigs *C.uint16_t, n
 	if k == nil {
 		return nil
 	}
-	// The returned pointer is borrowed: the Go side keeps k alive for as
-	// long as the config that may return it.
+	// rustls-ffi borrows the pointer until it has copied the key, after
+	// this returns: SelectCert hands it out with a reference of the
+	// connection's own (see Callbacks.SelectCert).
 	return k.p
 }
 

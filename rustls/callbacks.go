@@ -2,11 +2,19 @@ package rustls
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 
 	"github.com/gorustls/gorustls/cgo"
 )
+
+// errClosedKey is why a handshake fails when GetCertificate returned a key
+// that was closed before the connection could take its reference.
+var errClosedKey = errors.New("GetCertificate returned a closed CertifiedKey")
+
+// errNoKey is why a handshake fails when GetCertificate returned nil, nil.
+var errNoKey = errors.New("GetCertificate returned no certificate")
 
 // connCallbacks answers rustls's config-level callbacks for one connection.
 // It is reached through an integer handle (never a Go pointer in C) and
@@ -19,9 +27,13 @@ type connCallbacks struct {
 	getCert func(*ClientHelloInfo) (*CertifiedKey, error)
 
 	mu        sync.Mutex
-	verifyErr error         // why the custom verifier refused, for the handshake error
-	certErr   error         // why GetCertificate refused
-	picked    *CertifiedKey // keeps the key GetCertificate returned alive
+	verifyErr error // why the custom verifier refused, for the handshake error
+	certErr   error // why no certificate was selected
+	// picked holds a reference to each key handed to rustls from
+	// GetCertificate: rustls-ffi only borrows the pointer while it copies
+	// the key, after the callback has returned. core.free drops them once
+	// the connection is freed.
+	picked []*cref[*cgo.CertifiedKey]
 }
 
 var _ cgo.Callbacks = (*connCallbacks)(nil)
@@ -73,19 +85,33 @@ func (cb *connCallbacks) SessionPut(key, val []byte) bool {
 	return cb.store.Put(key, val)
 }
 
+// SelectCert runs GetCertificate and returns the chosen C key with a
+// reference of this connection's own, so that a Close of the key on another
+// goroutine cannot free it while rustls copies it.
 func (cb *connCallbacks) SelectCert(h *cgo.HelloInfo) *cgo.CertifiedKey {
 	if cb.getCert == nil {
 		return nil
 	}
 	k, err := cb.getCert(&ClientHelloInfo{ServerName: h.ServerName, SupportedProtos: h.ALPN, SignatureSchemes: h.SignatureSchemes})
+	var c *cgo.CertifiedKey
+	ok := false
+	if err == nil && k != nil {
+		c, ok = k.acquire()
+	}
 	cb.mu.Lock()
 	defer cb.mu.Unlock()
-	if err != nil || k == nil || k.k == nil {
+	switch {
+	case err != nil:
 		cb.certErr = err
-		return nil
+	case k == nil:
+		cb.certErr = errNoKey
+	case !ok:
+		cb.certErr = errClosedKey
+	default:
+		cb.picked = append(cb.picked, k.r)
+		return c
 	}
-	cb.picked = k
-	return k.k
+	return nil
 }
 
 func (cb *connCallbacks) causes() error {
@@ -95,4 +121,16 @@ func (cb *connCallbacks) causes() error {
 		return cb.verifyErr
 	}
 	return cb.certErr
+}
+
+// releaseKeys drops the references SelectCert took. core.free calls it once
+// the C connection is freed (rustls has long copied the keys by then).
+func (cb *connCallbacks) releaseKeys() {
+	cb.mu.Lock()
+	picked := cb.picked
+	cb.picked = nil
+	cb.mu.Unlock()
+	for _, r := range picked {
+		r.release()
+	}
 }

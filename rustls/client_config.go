@@ -156,10 +156,14 @@ func NewClientConfig(o ClientOptions) (*ClientConfig, error) {
 	spec.PlatformRoots = o.SystemRoots
 	spec.Dangerous = o.DangerousVerifyPeerCertificate != nil
 	if o.Certificate != nil {
-		if o.Certificate.k == nil {
+		// Our reference keeps the C key alive until rustls has taken its
+		// own in the build, whatever another goroutine closes meanwhile.
+		k, ok := o.Certificate.acquire()
+		if !ok {
 			return nil, inputErr(op, "Certificate is closed")
 		}
-		spec.Keys = []*cgo.CertifiedKey{o.Certificate.k}
+		defer o.Certificate.r.release()
+		spec.Keys = []*cgo.CertifiedKey{k}
 	}
 	prov, freeProv, err := resolveProvider(o.Provider, o.CipherSuites, op)
 	if err != nil {
@@ -174,7 +178,6 @@ func NewClientConfig(o ClientOptions) (*ClientConfig, error) {
 		return nil, err
 	}
 	c, err := cgo.BuildClientConfig(spec)
-	runtime.KeepAlive(o.Certificate)
 	if err != nil {
 		cgo.ReleaseKeylogSlot(spec.KeylogSlot)
 		return nil, annotate(fromCgo(err), op)

@@ -2,6 +2,7 @@ package rustls
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/gorustls/gorustls/cgo"
 )
@@ -63,5 +64,68 @@ func (l *configLife) maybeFinish() {
 	if l.closed && l.streams == 0 && l.slot >= 0 {
 		cgo.ReleaseKeylogSlot(l.slot)
 		l.slot = -1
+	}
+}
+
+// liveCRefs counts the crefs whose C object is not freed yet (tests check
+// that none leaks).
+var liveCRefs atomic.Int64
+
+// cref counts the Go-side references to one C object that Go hands to
+// rustls (a certified key, a crypto provider). The owner (CertifiedKey,
+// Provider) holds one until its Close or cleanup; every piece of code that
+// passes the C pointer to rustls takes its own with acquire first and drops
+// it with release once rustls surely holds its own C reference. The C
+// object is freed when the count reaches zero, so Close at any moment on
+// any goroutine cannot free memory rustls is still reading. mu is a leaf
+// lock: nothing else is locked and no user code runs while it is held.
+type cref[T any] struct {
+	mu     sync.Mutex
+	c      T
+	refs   int  // the owner's reference (until closed) plus one per borrower
+	closed bool // the owner's reference has been dropped
+	free   func(T)
+}
+
+func newCRef[T any](c T, free func(T)) *cref[T] {
+	liveCRefs.Add(1)
+	return &cref[T]{c: c, refs: 1, free: free}
+}
+
+// acquire takes a reference and returns the C object; ok is false once the
+// owner has closed it.
+func (r *cref[T]) acquire() (c T, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return c, false
+	}
+	r.refs++
+	return r.c, true
+}
+
+// release drops a reference taken by acquire.
+func (r *cref[T]) release() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.drop()
+}
+
+// close drops the owner's reference, once.
+func (r *cref[T]) close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return
+	}
+	r.closed = true
+	r.drop()
+}
+
+func (r *cref[T]) drop() {
+	r.refs--
+	if r.refs == 0 {
+		r.free(r.c)
+		liveCRefs.Add(-1)
 	}
 }
