@@ -16,8 +16,9 @@ import (
 // (CodeCertApplicationFailure, ErrCertificate) that wraps it, so errors.Is
 // and errors.As reach it. It runs during the handshake on the handshaking
 // goroutine, must be safe for concurrent use, and a panic in it refuses the
-// server. The TLS signature check (that the server holds the key) is still
-// done by rustls.
+// server: that handshake fails with an *Error wrapping a *PanicError naming
+// DangerousVerifyPeerCertificate, and the config keeps working. The TLS
+// signature check (that the server holds the key) is still done by rustls.
 type PeerVerifier func(serverName string, rawCerts [][]byte, ocspResponse []byte) error
 
 // ClientOptions lists what a client config is built from. Exactly one way

@@ -55,7 +55,9 @@ type ServerOptions struct {
 	// GetCertificate, if set, picks the certificate per connection from the
 	// ClientHello (SNI-based selection). It runs on the handshaking
 	// goroutine, for many connections at once: it must be safe for
-	// concurrent use. Returning nil or an error aborts the handshake. The
+	// concurrent use. Returning nil or an error aborts the handshake; so
+	// does a panic (the handshake error wraps a *PanicError naming
+	// GetCertificate), and the config keeps serving later handshakes. The
 	// connection takes its own reference to the returned key and holds it
 	// until it is freed, so the key may be closed at any time afterwards
 	// (rotation: store the new key where GetCertificate reads it, then

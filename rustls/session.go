@@ -10,8 +10,11 @@ import (
 // when rustls calls it). Implementations must be safe for concurrent use:
 // rustls calls them from every connection's handshake, on the goroutine
 // driving it. Keys and values are opaque bytes holding secrets; Put must
-// copy what it keeps. A value larger than 65 KiB, a panic, or a value that
-// is not one rustls stored all count as a miss (a full handshake).
+// copy what it keeps. A value larger than 65 KiB or a value that is not one
+// rustls stored counts as a miss (a full handshake). A panic in Get or Put
+// is recovered and fails that handshake only, with an *Error wrapping a
+// *PanicError that names SessionStore.Get or SessionStore.Put; the config
+// keeps working. gorustls holds no lock of its own while calling the store.
 type SessionStore interface {
 	// Get returns the value stored under key; with remove set, the value
 	// must also be deleted (single-use tickets).
