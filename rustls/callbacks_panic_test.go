@@ -355,3 +355,77 @@ func (p panicEvery) Write(b []byte) (int, error) {
 	}
 	return p.w.Write(b)
 }
+
+// closingWriter is a KeyLogWriter that closes a config from inside its
+// first Write and reports whether that Close returned.
+type closingWriter struct {
+	cfg  atomic.Pointer[ServerConfig]
+	once sync.Once
+	done chan bool
+}
+
+func (w *closingWriter) Write(p []byte) (int, error) {
+	w.once.Do(func() {
+		ch := make(chan struct{})
+		go func() { w.cfg.Load().Close(); close(ch) }()
+		select {
+		case <-ch:
+			w.done <- true
+		case <-time.After(3 * time.Second):
+			w.done <- false
+		}
+	})
+	return len(p), nil
+}
+
+// TestKeyLogWriterClosesConfig: user code never runs under a lock shared
+// with the config: a KeyLogWriter may close its own config, on the plain
+// path and on the ClientHello path (where rustls derives the first secrets
+// while the connection is being created from the config).
+func TestKeyLogWriterClosesConfig(t *testing.T) {
+	for _, lazy := range []bool{false, true} {
+		name := map[bool]string{false: "Acceptor", true: "LazyAcceptor"}[lazy]
+		t.Run(name, func(t *testing.T) {
+			w := &closingWriter{done: make(chan bool, 1)}
+			_, srv, _ := pki(t)
+			scfg, err := NewServerConfig(ServerOptions{Certificates: []*CertifiedKey{srv.certifiedKey(t)}, KeyLogWriter: w})
+			require.NoError(t, err)
+			defer scfg.Close()
+			w.cfg.Store(scfg)
+			ccfg := clientConfig(t, nil)
+			cc, sc := tcpPair(t)
+			ctx, cancel := context.WithTimeout(context.Background(), callbackLimit)
+			defer cancel()
+			sch := make(chan hsResult, 1)
+			go func() {
+				var s *Stream
+				var err error
+				if lazy {
+					la := &LazyAcceptor{Choose: func(*ClientHello) (*ServerConfig, error) { return scfg, nil }}
+					s, err = la.Accept(ctx, sc)
+				} else {
+					s, err = NewAcceptor(scfg, StreamOptions{}).Accept(ctx, sc)
+				}
+				sch <- hsResult{s, err}
+			}()
+			c, cerr := NewConnector(ccfg, StreamOptions{}).Connect(ctx, cc, "localhost")
+			var s hsResult
+			select {
+			case s = <-sch:
+			case <-time.After(callbackLimit + 5*time.Second):
+				t.Fatal("server handshake hung")
+			}
+			require.NoError(t, cerr)
+			require.NoError(t, s.err, "the stream made before Close keeps working")
+			closePromptly(t, c, s.s)
+			select {
+			case ok := <-w.done:
+				assert.True(t, ok, "Close of the config from inside KeyLogWriter.Write blocked")
+			case <-time.After(callbackLimit):
+				t.Fatal("the KeyLogWriter was not called")
+			}
+			_, err = NewAcceptor(scfg, StreamOptions{}).Server(sc)
+			assert.ErrorIs(t, err, ErrInvalidInput, "the config is closed")
+		})
+	}
+}
