@@ -2,7 +2,6 @@ package rustls
 
 import (
 	"sync"
-	"sync/atomic"
 
 	"github.com/gorustls/gorustls/cgo"
 )
@@ -88,10 +87,6 @@ func (l *configLife) maybeFinish() {
 	}
 }
 
-// liveCRefs counts the crefs whose C object is not freed yet (tests check
-// that none leaks).
-var liveCRefs atomic.Int64
-
 // cref counts the Go-side references to one C object that Go hands to
 // rustls (a certified key, a crypto provider). The owner (CertifiedKey,
 // Provider) holds one until its Close or cleanup; every piece of code that
@@ -109,7 +104,6 @@ type cref[T any] struct {
 }
 
 func newCRef[T any](c T, free func(T)) *cref[T] {
-	liveCRefs.Add(1)
 	return &cref[T]{c: c, refs: 1, free: free}
 }
 
@@ -147,6 +141,5 @@ func (r *cref[T]) drop() {
 	r.refs--
 	if r.refs == 0 {
 		r.free(r.c)
-		liveCRefs.Add(-1)
 	}
 }
