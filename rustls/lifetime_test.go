@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -230,4 +231,36 @@ func TestClosedKeyFromGetCertificate(t *testing.T) {
 	assert.Contains(t, s.err.Error(), "GetCertificate returned a closed CertifiedKey")
 	assert.Error(t, c.err)
 	mustPair(t, scfg, ccfg)
+}
+
+// TestDroppedKeysAreFreed: a CertifiedKey or Provider dropped without Close
+// is freed by its cleanup, once the connections and configs that borrowed
+// it are gone; the cleanup does not keep the owner reachable.
+func TestDroppedKeysAreFreed(t *testing.T) {
+	_, srv, _ := pki(t)
+	key, err := NewCertifiedKey(srv.certPEM, srv.keyPEM)
+	require.NoError(t, err)
+	prov, err := DefaultProvider()
+	require.NoError(t, err)
+	kr, pr := key.r, prov.r
+	var get atomic.Pointer[CertifiedKey]
+	get.Store(key)
+	scfg := serverConfig(t, func(o *ServerOptions) {
+		o.Certificates = nil
+		o.Provider = prov
+		o.GetCertificate = func(*ClientHelloInfo) (*CertifiedKey, error) { return get.Load(), nil }
+	})
+	c, s := mustPair(t, scfg, clientConfig(t, nil))
+	key, prov = nil, nil
+	get.Store(nil)
+	require.False(t, kr.freed(), "the connection holds a reference")
+	require.NoError(t, c.Close())
+	require.NoError(t, s.Close())
+	deadline := time.Now().Add(10 * time.Second)
+	for !(kr.freed() && pr.freed()) && time.Now().Before(deadline) {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	assert.True(t, kr.freed(), "the dropped key was freed")
+	assert.True(t, pr.freed(), "the dropped provider was freed")
 }
