@@ -13,7 +13,10 @@ import (
 
 // Callbacks is what the Go side of one connection answers for rustls's
 // config-level callbacks. Methods run on the goroutine that is inside a cgo
-// call for that connection; they must not call back into that Conn.
+// call for that connection; they must not call back into that Conn. They
+// should recover panics in the code they call themselves; every export here
+// also recovers (a Go panic must never unwind into C) and reports what it
+// caught, outside such a recover, to Panicked.
 type Callbacks interface {
 	// VerifyServerCert returns ResultOK or a certificate error code.
 	VerifyServerCert(endEntity []byte, intermediates [][]byte, serverName string, ocsp []byte) uint32
@@ -24,7 +27,13 @@ type Callbacks interface {
 	// SessionPut stores a session value; false reports failure.
 	SessionPut(key, val []byte) bool
 	// SelectCert picks the server certificate for a ClientHello; nil refuses.
+	// rustls-ffi only borrows the returned key until it has copied it, after
+	// the callback returns: the caller must hold a reference to it that no
+	// other goroutine can drop until the connection is freed.
 	SelectCert(h *HelloInfo) *CertifiedKey
+	// Panicked reports a panic recovered in the named callback; the
+	// callback has already answered rustls with a failure.
+	Panicked(callback string, v any)
 }
 
 // HelloInfo is the part of a ClientHello that the hello callback sees.
@@ -54,6 +63,16 @@ func lookup(ud C.uintptr_t) Callbacks {
 	return cb
 }
 
+// report passes a panic recovered in a callback export to cb.Panicked, if
+// there is a cb; a second panic there is dropped.
+func report(cb Callbacks, callback string, v any) {
+	if cb == nil {
+		return
+	}
+	defer func() { _ = recover() }()
+	cb.Panicked(callback, v)
+}
+
 func goBytes(p *C.uint8_t, n C.size_t) []byte {
 	if p == nil || n == 0 {
 		return nil
@@ -65,12 +84,14 @@ func goBytes(p *C.uint8_t, n C.size_t) []byte {
 func grVerifyServerCert(ud C.uintptr_t, ee *C.uint8_t, eeLen C.size_t, inter *C.struct_rustls_slice_slice_bytes,
 	name *C.char, nameLen C.size_t, ocsp *C.uint8_t, ocspLen C.size_t) (res C.uint32_t) {
 	res = C.uint32_t(ResultCertAppFailure)
+	var cb Callbacks
 	defer func() {
-		if recover() != nil {
+		if v := recover(); v != nil {
 			res = C.uint32_t(ResultCertAppFailure)
+			report(cb, "server certificate verification", v)
 		}
 	}()
-	cb := lookup(ud)
+	cb = lookup(ud)
 	if cb == nil {
 		return res
 	}
@@ -89,6 +110,9 @@ func grVerifyServerCert(ud C.uintptr_t, ee *C.uint8_t, eeLen C.size_t, inter *C.
 	return C.uint32_t(cb.VerifyServerCert(goBytes(ee, eeLen), chain, sn, goBytes(ocsp, ocspLen)))
 }
 
+// grLog forwards a log record. A panic is recovered and the record lost:
+// logging never fails a handshake.
+//
 //export grLog
 func grLog(ud C.uintptr_t, level C.size_t, msg *C.char, n C.size_t) {
 	defer func() { _ = recover() }()
@@ -101,12 +125,14 @@ func grLog(ud C.uintptr_t, level C.size_t, msg *C.char, n C.size_t) {
 func grSessionGet(ud C.uintptr_t, key *C.uint8_t, keyLen C.size_t, removeAfter C.int,
 	buf *C.uint8_t, count C.size_t, outN *C.size_t) (res C.uint32_t) {
 	res = C.uint32_t(ResultNotFound)
+	var cb Callbacks
 	defer func() {
-		if recover() != nil {
+		if v := recover(); v != nil {
 			res = C.uint32_t(ResultNotFound)
+			report(cb, "session store get", v)
 		}
 	}()
-	cb := lookup(ud)
+	cb = lookup(ud)
 	if cb == nil {
 		return res
 	}
@@ -122,12 +148,14 @@ func grSessionGet(ud C.uintptr_t, key *C.uint8_t, keyLen C.size_t, removeAfter C
 //export grSessionPut
 func grSessionPut(ud C.uintptr_t, key *C.uint8_t, keyLen C.size_t, val *C.uint8_t, valLen C.size_t) (res C.uint32_t) {
 	res = C.uint32_t(ResultGeneral)
+	var cb Callbacks
 	defer func() {
-		if recover() != nil {
+		if v := recover(); v != nil {
 			res = C.uint32_t(ResultGeneral)
+			report(cb, "session store put", v)
 		}
 	}()
-	cb := lookup(ud)
+	cb = lookup(ud)
 	if cb == nil {
 		return res
 	}
@@ -140,12 +168,14 @@ func grSessionPut(ud C.uintptr_t, key *C.uint8_t, keyLen C.size_t, val *C.uint8_
 //export grHello
 func grHello(ud C.uintptr_t, name *C.char, nameLen C.size_t, sigs *C.uint16_t, nsigs C.size_t,
 	alpn *C.struct_rustls_slice_slice_bytes) (res *C.struct_rustls_certified_key) {
+	var cb Callbacks
 	defer func() {
-		if recover() != nil {
+		if v := recover(); v != nil {
 			res = nil
+			report(cb, "certificate selection", v)
 		}
 	}()
-	cb := lookup(ud)
+	cb = lookup(ud)
 	if cb == nil {
 		return nil
 	}
@@ -167,8 +197,9 @@ func grHello(ud C.uintptr_t, name *C.char, nameLen C.size_t, sigs *C.uint16_t, n
 	if k == nil {
 		return nil
 	}
-	// The returned pointer is borrowed: the Go side keeps k alive for as
-	// long as the config that may return it.
+	// rustls-ffi borrows the pointer until it has copied the key, after
+	// this returns: SelectCert hands it out with a reference of the
+	// connection's own (see Callbacks.SelectCert).
 	return k.p
 }
 
@@ -204,6 +235,9 @@ func ReleaseKeylogSlot(slot int) {
 	keylog.Unlock()
 }
 
+// grKeylog forwards a key-log line to its slot's function. A panic there
+// is recovered and the line lost: there is no connection to fail.
+//
 //export grKeylog
 func grKeylog(slot C.int, label *C.char, labelLen C.size_t, cr *C.uint8_t, crLen C.size_t, secret *C.uint8_t, secretLen C.size_t) {
 	defer func() { _ = recover() }()

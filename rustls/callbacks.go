@@ -2,16 +2,57 @@ package rustls
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 
 	"github.com/gorustls/gorustls/cgo"
 )
 
+// PanicError is the cause a handshake *Error wraps when a user callback
+// panicked during that handshake: errors.As(err, new(*PanicError)) finds
+// it. The panic is recovered, only that handshake fails, and the config
+// keeps working for later ones. Callbacks that can fail a handshake this
+// way: ServerOptions.GetCertificate, ClientOptions.DangerousVerifyPeerCertificate,
+// and a ServerOptions.SessionStore's Get and Put. Two callbacks never fail
+// a handshake: a KeyLogWriter whose Write panics loses that line (later
+// lines are still written), and a StreamOptions.Logger whose handler panics
+// loses that record.
+type PanicError struct {
+	// Callback names what panicked: "GetCertificate",
+	// "DangerousVerifyPeerCertificate", "SessionStore.Get" or
+	// "SessionStore.Put".
+	Callback string
+	// Value is what the callback panicked with.
+	Value any
+	// Stack is the panicking goroutine's stack trace.
+	Stack []byte
+}
+
+// Error returns "CALLBACK panicked: VALUE".
+func (e *PanicError) Error() string { return fmt.Sprintf("%s panicked: %v", e.Callback, e.Value) }
+
+// Unwrap returns the panic value when it is an error.
+func (e *PanicError) Unwrap() error {
+	err, _ := e.Value.(error)
+	return err
+}
+
+// errClosedKey is why a handshake fails when GetCertificate returned a key
+// that was closed before the connection could take its reference.
+var errClosedKey = errors.New("GetCertificate returned a closed CertifiedKey")
+
+// errNoKey is why a handshake fails when GetCertificate returned nil, nil.
+var errNoKey = errors.New("GetCertificate returned no certificate")
+
 // connCallbacks answers rustls's config-level callbacks for one connection.
 // It is reached through an integer handle (never a Go pointer in C) and
 // holds no reference to the Stream, so an abandoned Stream can still be
-// collected.
+// collected. Its methods run on the goroutine inside a C call on the
+// connection (core.mu held); user code runs with no lock of ours held, under
+// recover.
 type connCallbacks struct {
 	logger  *slog.Logger
 	verify  PeerVerifier
@@ -19,19 +60,52 @@ type connCallbacks struct {
 	getCert func(*ClientHelloInfo) (*CertifiedKey, error)
 
 	mu        sync.Mutex
-	verifyErr error         // why the custom verifier refused, for the handshake error
-	certErr   error         // why GetCertificate refused
-	picked    *CertifiedKey // keeps the key GetCertificate returned alive
+	verifyErr error       // why the custom verifier refused, for the handshake error
+	certErr   error       // why no certificate was selected
+	panicErr  *PanicError // the first user callback that panicked
+	// picked holds a reference to each key handed to rustls from
+	// GetCertificate: rustls-ffi only borrows the pointer while it copies
+	// the key, after the callback has returned. core.free drops them once
+	// the connection is freed.
+	picked []*cref[*cgo.CertifiedKey]
 }
 
 var _ cgo.Callbacks = (*connCallbacks)(nil)
+
+// run calls fn, user code for the callback named name. A panic is
+// recovered, recorded as this connection's failure and reported as false.
+func (cb *connCallbacks) run(name string, fn func()) (ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			cb.Panicked(name, v)
+			ok = false
+		}
+	}()
+	fn()
+	return true
+}
+
+// Panicked records a recovered panic; the first one is the handshake's
+// cause. The cgo layer calls it too, for a panic in its own glue.
+func (cb *connCallbacks) Panicked(name string, v any) {
+	p := &PanicError{Callback: name, Value: v, Stack: debug.Stack()}
+	cb.mu.Lock()
+	defer cb.mu.Unlock()
+	if cb.panicErr == nil {
+		cb.panicErr = p
+	}
+}
 
 func (cb *connCallbacks) VerifyServerCert(ee []byte, inter [][]byte, name string, ocsp []byte) uint32 {
 	if cb.verify == nil {
 		return cgo.ResultCertAppFailure
 	}
 	chain := append([][]byte{ee}, inter...)
-	if err := cb.verify(name, chain, ocsp); err != nil {
+	var err error
+	if !cb.run("DangerousVerifyPeerCertificate", func() { err = cb.verify(name, chain, ocsp) }) {
+		return cgo.ResultCertAppFailure
+	}
+	if err != nil {
 		cb.mu.Lock()
 		cb.verifyErr = err
 		cb.mu.Unlock()
@@ -40,7 +114,8 @@ func (cb *connCallbacks) VerifyServerCert(ee []byte, inter [][]byte, name string
 	return cgo.ResultOK
 }
 
-// rustls log levels: 1 error, 2 warn, 3 info, 4 debug, 5 trace.
+// Log forwards a rustls log record (levels: 1 error, 2 warn, 3 info, 4
+// debug, 5 trace). A panicking handler loses the record and nothing else.
 func (cb *connCallbacks) Log(level int, msg string) {
 	if cb.logger == nil {
 		return
@@ -56,43 +131,100 @@ func (cb *connCallbacks) Log(level int, msg string) {
 	default:
 		l = slog.LevelDebug
 	}
+	defer func() { _ = recover() }()
 	cb.logger.Log(context.Background(), l, msg, "source", "rustls")
 }
 
-func (cb *connCallbacks) SessionGet(key []byte, remove bool) ([]byte, bool) {
+func (cb *connCallbacks) SessionGet(key []byte, remove bool) (v []byte, ok bool) {
 	if cb.store == nil {
 		return nil, false
 	}
-	return cb.store.Get(key, remove)
+	if !cb.run("SessionStore.Get", func() { v, ok = cb.store.Get(key, remove) }) {
+		return nil, false
+	}
+	return v, ok
 }
 
-func (cb *connCallbacks) SessionPut(key, val []byte) bool {
+func (cb *connCallbacks) SessionPut(key, val []byte) (ok bool) {
 	if cb.store == nil {
 		return false
 	}
-	return cb.store.Put(key, val)
+	if !cb.run("SessionStore.Put", func() { ok = cb.store.Put(key, val) }) {
+		return false
+	}
+	return ok
 }
 
+// SelectCert runs GetCertificate and returns the chosen C key with a
+// reference of this connection's own, so that a Close of the key on another
+// goroutine cannot free it while rustls copies it.
 func (cb *connCallbacks) SelectCert(h *cgo.HelloInfo) *cgo.CertifiedKey {
 	if cb.getCert == nil {
 		return nil
 	}
-	k, err := cb.getCert(&ClientHelloInfo{ServerName: h.ServerName, SupportedProtos: h.ALPN, SignatureSchemes: h.SignatureSchemes})
-	cb.mu.Lock()
-	defer cb.mu.Unlock()
-	if err != nil || k == nil || k.k == nil {
-		cb.certErr = err
+	info := &ClientHelloInfo{ServerName: h.ServerName, SupportedProtos: h.ALPN, SignatureSchemes: h.SignatureSchemes}
+	var k *CertifiedKey
+	var err error
+	if !cb.run("GetCertificate", func() { k, err = cb.getCert(info) }) {
 		return nil
 	}
-	cb.picked = k
-	return k.k
+	var c *cgo.CertifiedKey
+	ok := false
+	if err == nil && k != nil {
+		c, ok = k.acquire()
+	}
+	cb.mu.Lock()
+	defer cb.mu.Unlock()
+	switch {
+	case err != nil:
+		cb.certErr = err
+	case k == nil:
+		cb.certErr = errNoKey
+	case !ok:
+		cb.certErr = errClosedKey
+	default:
+		cb.picked = append(cb.picked, k.r)
+		return c
+	}
+	return nil
 }
 
+// causes returns why the handshake failed as far as callbacks know: a
+// panic first, then the verifier's or GetCertificate's error.
 func (cb *connCallbacks) causes() error {
 	cb.mu.Lock()
 	defer cb.mu.Unlock()
-	if cb.verifyErr != nil {
+	switch {
+	case cb.panicErr != nil:
+		return cb.panicErr
+	case cb.verifyErr != nil:
 		return cb.verifyErr
+	case cb.certErr != nil:
+		return cb.certErr
 	}
-	return cb.certErr
+	return nil
+}
+
+// panicked returns the recorded panic, if any. A SessionStore panic leaves
+// rustls going (to rustls it is a miss, or a ticket not issued), so the
+// handshake checks this after every step.
+func (cb *connCallbacks) panicked() error {
+	cb.mu.Lock()
+	defer cb.mu.Unlock()
+	if cb.panicErr != nil {
+		return cb.panicErr
+	}
+	return nil
+}
+
+// releaseKeys drops the references SelectCert took. core.free calls it once
+// the C connection is freed (rustls has long copied the keys by then).
+func (cb *connCallbacks) releaseKeys() {
+	cb.mu.Lock()
+	picked := cb.picked
+	cb.picked = nil
+	cb.mu.Unlock()
+	for _, r := range picked {
+		r.release()
+	}
 }

@@ -14,10 +14,15 @@ import (
 )
 
 // CertifiedKey is a certificate chain with its private key, ready for a
-// server (or for a client doing mutual TLS). Configs take their own
-// reference: Close may be called once the configs are built.
+// server (or for a client doing mutual TLS). It is safe for concurrent use,
+// Close included. Everything that hands the key to rustls takes its own
+// reference first: configs built from it, and each connection whose
+// GetCertificate returned it (held until the connection is freed). So Close
+// may be called at any moment, on any goroutine (certificate rotation:
+// swap the key GetCertificate returns, then Close the old one); the C key is
+// freed when its last reference goes.
 type CertifiedKey struct {
-	k       *cgo.CertifiedKey
+	r       *cref[*cgo.CertifiedKey]
 	leaf    *x509.Certificate
 	once    sync.Once
 	cleanup runtime.Cleanup
@@ -57,8 +62,8 @@ func NewCertifiedKey(certPEM, keyPEM []byte) (*CertifiedKey, error) {
 		}
 		return nil, e
 	}
-	ck := &CertifiedKey{k: k, leaf: leaf}
-	ck.cleanup = runtime.AddCleanup(ck, func(k *cgo.CertifiedKey) { k.Free() }, k)
+	ck := &CertifiedKey{r: newCRef(k, (*cgo.CertifiedKey).Free), leaf: leaf}
+	ck.cleanup = runtime.AddCleanup(ck, func(r *cref[*cgo.CertifiedKey]) { r.close() }, ck.r)
 	return ck, nil
 }
 
@@ -85,16 +90,34 @@ func LoadCertifiedKey(certFile, keyFile string) (*CertifiedKey, error) {
 // Leaf returns the parsed end-entity certificate.
 func (k *CertifiedKey) Leaf() *x509.Certificate { return k.leaf }
 
-// Close releases this reference. Configs built with the key keep working.
-// Close is idempotent; a config built with the key afterwards fails with an
-// error saying it is closed.
+// Close releases the caller's reference. Configs built with the key, and
+// connections whose GetCertificate returned it, keep working: they hold
+// their own. Close is idempotent and always returns nil. Afterwards a config
+// built with the key fails with an error saying it is closed, and a
+// handshake whose GetCertificate returns it fails the same way.
 func (k *CertifiedKey) Close() error {
 	k.once.Do(func() {
 		k.cleanup.Stop()
-		k.k.Free()
-		k.k = nil // later configs see a closed key and say so
+		if k.r != nil {
+			k.r.close()
+		}
 	})
 	return nil
+}
+
+// acquire takes a reference to the C key for code about to hand it to
+// rustls; ok is false when the key is closed (or is not one made by
+// NewCertifiedKey). The caller drops it with k.r.release() once rustls
+// holds its own.
+func (k *CertifiedKey) acquire() (c *cgo.CertifiedKey, ok bool) {
+	if k == nil || k.r == nil {
+		return nil, false
+	}
+	c, ok = k.r.acquire()
+	// k's cleanup must not drop the owner's reference before acquire has
+	// taken ours.
+	runtime.KeepAlive(k)
+	return c, ok
 }
 
 func readPEMFile(name, what string) ([]byte, error) {

@@ -16,10 +16,12 @@ import (
 // (CodeCertApplicationFailure, ErrCertificate) that wraps it, so errors.Is
 // and errors.As reach it. It runs during the handshake on the handshaking
 // goroutine, must be safe for concurrent use, and a panic in it refuses the
-// server. The TLS signature check (that the server holds the key) is still
-// done by rustls. Like crypto/tls's VerifyPeerCertificate it is not called
-// for a resumed connection: the session was made by a full handshake of
-// the same config, which this function accepted.
+// server: that handshake fails with an *Error wrapping a *PanicError naming
+// DangerousVerifyPeerCertificate, and the config keeps working. The TLS
+// signature check (that the server holds the key) is still done by rustls.
+// Like crypto/tls's VerifyPeerCertificate it is not called for a resumed
+// connection: the session was made by a full handshake of the same config,
+// which this function accepted.
 type PeerVerifier func(serverName string, rawCerts [][]byte, ocspResponse []byte) error
 
 // ClientOptions lists what a client config is built from. Exactly one way
@@ -164,10 +166,14 @@ func NewClientConfig(o ClientOptions) (*ClientConfig, error) {
 	spec.PlatformRoots = o.SystemRoots
 	spec.Dangerous = o.DangerousVerifyPeerCertificate != nil
 	if o.Certificate != nil {
-		if o.Certificate.k == nil {
+		// Our reference keeps the C key alive until rustls has taken its
+		// own in the build, whatever another goroutine closes meanwhile.
+		k, ok := o.Certificate.acquire()
+		if !ok {
 			return nil, inputErr(op, "Certificate is closed")
 		}
-		spec.Keys = []*cgo.CertifiedKey{o.Certificate.k}
+		defer o.Certificate.r.release()
+		spec.Keys = []*cgo.CertifiedKey{k}
 	}
 	prov, freeProv, err := resolveProvider(o.Provider, o.CipherSuites, op)
 	if err != nil {
@@ -187,7 +193,6 @@ func NewClientConfig(o ClientOptions) (*ClientConfig, error) {
 		return nil, err
 	}
 	c, err := cgo.BuildClientConfig(spec)
-	runtime.KeepAlive(o.Certificate)
 	if err != nil {
 		cgo.ReleaseKeylogSlot(spec.KeylogSlot)
 		return nil, annotate(fromCgo(err), op)

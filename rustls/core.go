@@ -18,6 +18,7 @@ type core struct {
 	mu     sync.Mutex
 	c      *cgo.Conn
 	handle uintptr
+	cb     *connCallbacks
 	life   *configLife
 	server bool
 	dirty  atomic.Bool
@@ -27,8 +28,8 @@ type core struct {
 	clientAuth ClientAuth
 }
 
-func newCore(c *cgo.Conn, cb cgo.Callbacks, life *configLife, server bool) *core {
-	k := &core{c: c, life: life, server: server}
+func newCore(c *cgo.Conn, cb *connCallbacks, life *configLife, server bool) *core {
+	k := &core{c: c, cb: cb, life: life, server: server}
 	k.handle = cgo.NewHandle(cb)
 	c.SetUserdata(k.handle)
 	// A client connection (and one made from an accepted ClientHello) has
@@ -37,8 +38,10 @@ func newCore(c *cgo.Conn, cb cgo.Callbacks, life *configLife, server bool) *core
 	return k
 }
 
-// free releases the connection, its callback handle and its config
-// reference. Safe to call more than once, from Close or from the cleanup.
+// free releases the connection, its callback handle, its config reference
+// and the references to keys its GetCertificate returned (after the C
+// connection, which may have borrowed them). Safe to call more than once,
+// from Close or from the cleanup. No user code runs here.
 func (k *core) free() {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -49,6 +52,9 @@ func (k *core) free() {
 	k.c = nil
 	cgo.ReleaseHandle(k.handle)
 	k.handle = 0
+	if k.cb != nil {
+		k.cb.releaseKeys()
+	}
 	if k.life != nil {
 		k.life.release()
 	}

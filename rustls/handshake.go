@@ -102,7 +102,25 @@ func (s *Stream) runHandshake(ctx context.Context) (err error) {
 		if hsErr != nil && !isTLSError(hsErr) {
 			return hsErr
 		}
+		if hsErr == nil {
+			if err := s.callbackPanicErr(); err != nil {
+				return err
+			}
+		}
 	}
+}
+
+// callbackPanicErr fails the handshake when a user callback panicked while
+// rustls carried on (a SessionStore panic is only a miss or an unissued
+// ticket to rustls). What rustls queued is not sent.
+func (s *Stream) callbackPanicErr() error {
+	p := s.cb.panicked()
+	if p == nil {
+		return nil
+	}
+	e := &Error{Code: CodeGeneral, Op: "handshake", Err: p}
+	s.setFatal(e)
+	return e
 }
 
 // handshakeStep reads ciphertext (if none is buffered) and feeds it.

@@ -10,12 +10,21 @@ import (
 
 // keylogSlot binds w to one of librustls's key-log trampolines. Lines are
 // written in the NSS key log format (what SSLKEYLOGFILE holds), one Write
-// per line, serialized.
+// per line, serialized. rustls-ffi gives key-log callbacks no connection,
+// so a Write that panics cannot fail a handshake: the panic is recovered
+// and that line is lost; the lock is released by defer, so later lines,
+// handshakes and Close go on as usual.
 func keylogSlot(w io.Writer, op string) (int, error) {
 	if w == nil {
 		return -1, nil
 	}
 	var mu sync.Mutex
+	write := func(line []byte) {
+		defer func() { _ = recover() }()
+		mu.Lock()
+		defer mu.Unlock()
+		_, _ = w.Write(line)
+	}
 	slot, ok := cgo.AcquireKeylogSlot(func(label string, clientRandom, secret []byte) {
 		line := make([]byte, 0, len(label)+2+2*len(clientRandom)+2*len(secret)+1)
 		line = append(line, label...)
@@ -24,9 +33,7 @@ func keylogSlot(w io.Writer, op string) (int, error) {
 		line = append(line, ' ')
 		line = hex.AppendEncode(line, secret)
 		line = append(line, '\n')
-		mu.Lock()
-		_, _ = w.Write(line)
-		mu.Unlock()
+		write(line)
 	})
 	if !ok {
 		return -1, &Error{Code: CodeInvalidParameter, Op: op,

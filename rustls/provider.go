@@ -8,10 +8,12 @@ import (
 )
 
 // Provider is a rustls crypto provider: the algorithms and cipher suites a
-// config may use. Configs take their own reference, so a Provider may be
-// closed as soon as the configs that use it are built.
+// config may use. It is safe for concurrent use, Close included: configs
+// (and providers derived with WithCipherSuites) take their own reference
+// while they are built, so a Provider may be closed at any moment, even
+// while a config is being built from it on another goroutine.
 type Provider struct {
-	p       *cgo.Provider
+	r       *cref[*cgo.Provider]
 	once    sync.Once
 	cleanup runtime.Cleanup
 }
@@ -64,21 +66,35 @@ func RingAESGCMProvider() (*Provider, error) {
 }
 
 func wrapProvider(p *cgo.Provider) *Provider {
-	out := &Provider{p: p}
-	out.cleanup = runtime.AddCleanup(out, func(p *cgo.Provider) { p.Free() }, p)
+	out := &Provider{r: newCRef(p, (*cgo.Provider).Free)}
+	out.cleanup = runtime.AddCleanup(out, func(r *cref[*cgo.Provider]) { r.close() }, out.r)
 	return out
 }
 
-// CipherSuites lists the provider's cipher suites in preference order.
+// acquire takes a reference to the C provider for code about to use it or
+// hand it to rustls; ok is false once the Provider is closed. The caller
+// drops it with p.r.release().
+func (p *Provider) acquire() (c *cgo.Provider, ok bool) {
+	if p == nil || p.r == nil {
+		return nil, false
+	}
+	c, ok = p.r.acquire()
+	runtime.KeepAlive(p) // the cleanup must not run before acquire is done
+	return c, ok
+}
+
+// CipherSuites lists the provider's cipher suites in preference order (nil
+// once the provider is closed).
 func (p *Provider) CipherSuites() []CipherSuite {
-	if p.p == nil {
+	c, ok := p.acquire()
+	if !ok {
 		return nil
 	}
+	defer p.r.release()
 	var out []CipherSuite
-	for _, s := range p.p.Suites() {
+	for _, s := range c.Suites() {
 		out = append(out, CipherSuite{ID: s.ID, Name: s.Name, Version: s.Version})
 	}
-	runtime.KeepAlive(p)
 	return out
 }
 
@@ -86,11 +102,12 @@ func (p *Provider) CipherSuites() []CipherSuite {
 // (IANA IDs, e.g. tls.TLS_AES_128_GCM_SHA256), in the given order. An ID the
 // provider does not offer is an error that names it.
 func (p *Provider) WithCipherSuites(ids ...uint16) (*Provider, error) {
-	if p.p == nil {
+	c, ok := p.acquire()
+	if !ok {
 		return nil, inputErr("restrict cipher suites", "the Provider is closed")
 	}
-	np, err := p.p.WithSuites(ids)
-	runtime.KeepAlive(p)
+	np, err := c.WithSuites(ids)
+	p.r.release()
 	if err != nil {
 		return nil, fromCgo(err)
 	}
@@ -99,21 +116,25 @@ func (p *Provider) WithCipherSuites(ids ...uint16) (*Provider, error) {
 
 // FIPS reports whether the provider runs in FIPS mode.
 func (p *Provider) FIPS() bool {
-	if p.p == nil {
+	c, ok := p.acquire()
+	if !ok {
 		return false
 	}
-	defer runtime.KeepAlive(p)
-	return p.p.FIPS()
+	defer p.r.release()
+	return c.FIPS()
 }
 
-// Close releases the provider. Configs built from it keep working. Close
-// is idempotent; afterwards the provider lists no suites and configs or
-// providers built from it fail with an error saying it is closed.
+// Close releases the caller's reference. Configs built from it keep
+// working, and a build running on another goroutine finishes with its own
+// reference. Close is idempotent and always returns nil; afterwards the
+// provider lists no suites and configs or providers built from it fail with
+// an error saying it is closed.
 func (p *Provider) Close() error {
 	p.once.Do(func() {
 		p.cleanup.Stop()
-		p.p.Free()
-		p.p = nil // later uses see a closed provider and say so
+		if p.r != nil {
+			p.r.close()
+		}
 	})
 	return nil
 }
@@ -129,29 +150,34 @@ func CipherSuites() ([]CipherSuite, error) {
 	return p.CipherSuites(), nil
 }
 
-// resolveProvider resolves the provider a config should use: nil (the default)
-// when neither is given, else a fresh reference the caller must close.
+// resolveProvider resolves the provider a config should use: nil (the
+// default) when neither is given, else a reference of its own (to p, or to
+// a provider restricted to suites) that the caller drops with the returned
+// func once the config is built.
 func resolveProvider(p *Provider, suites []uint16, op string) (*cgo.Provider, func(), error) {
 	if p == nil && len(suites) == 0 {
 		return nil, func() {}, nil
 	}
-	if p != nil && p.p == nil {
-		return nil, nil, inputErr(op, "the Provider is closed")
-	}
-	base := p
-	if base == nil {
-		d, err := DefaultProvider()
-		if err != nil {
-			return nil, nil, err
+	var base *cgo.Provider
+	var release func()
+	if p != nil {
+		c, ok := p.acquire()
+		if !ok {
+			return nil, nil, inputErr(op, "the Provider is closed")
 		}
-		base = d
-		defer d.Close()
+		base, release = c, p.r.release
+	} else {
+		d, err := cgo.DefaultProvider()
+		if err != nil {
+			return nil, nil, fromCgo(err)
+		}
+		base, release = d, d.Free
 	}
 	if len(suites) == 0 {
-		return base.p, func() { runtime.KeepAlive(base) }, nil
+		return base, release, nil
 	}
-	np, err := base.p.WithSuites(suites)
-	runtime.KeepAlive(base)
+	np, err := base.WithSuites(suites)
+	release()
 	if err != nil {
 		e := fromCgo(err).(*Error)
 		e.Op = op + ": " + e.Op

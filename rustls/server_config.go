@@ -53,8 +53,17 @@ type ServerOptions struct {
 	// GetCertificate is set.
 	Certificates []*CertifiedKey
 	// GetCertificate, if set, picks the certificate per connection from the
-	// ClientHello (SNI-based selection). Returning nil or an error aborts
-	// the handshake. Not used on the ClientHello path (LazyAcceptor).
+	// ClientHello (SNI-based selection). It runs on the handshaking
+	// goroutine, for many connections at once: it must be safe for
+	// concurrent use. Returning nil or an error aborts the handshake; so
+	// does a panic (the handshake error wraps a *PanicError naming
+	// GetCertificate), and the config keeps serving later handshakes. The
+	// connection takes its own reference to the returned key and holds it
+	// until it is freed, so the key may be closed at any time afterwards
+	// (rotation: store the new key where GetCertificate reads it, then
+	// Close the old one); a key already closed when GetCertificate returns
+	// fails that handshake with an error saying GetCertificate returned a
+	// closed CertifiedKey. Not used on the ClientHello path (LazyAcceptor).
 	GetCertificate func(*ClientHelloInfo) (*CertifiedKey, error)
 
 	// ClientAuth selects client authentication; other than NoClientCert it
@@ -165,10 +174,15 @@ func NewServerConfig(o ServerOptions) (*ServerConfig, error) {
 	}
 	spec := &cgo.ServerSpec{KeylogSlot: -1, IgnoreClientOrder: o.IgnoreClientOrder, KeylogFile: o.KeyLogFromEnv}
 	for i, k := range o.Certificates {
-		if k == nil || k.k == nil {
+		// The build hands the C keys to rustls, which takes its own
+		// references; ours keep them alive until then, whatever another
+		// goroutine closes meanwhile.
+		c, ok := k.acquire()
+		if !ok {
 			return nil, inputErr(op, "Certificates[%d] is nil or closed", i)
 		}
-		spec.Keys = append(spec.Keys, k.k)
+		defer k.r.release()
+		spec.Keys = append(spec.Keys, c)
 	}
 	var err error
 	if spec.Versions, err = checkVersions(o.Versions, op); err != nil {
@@ -222,7 +236,6 @@ func NewServerConfig(o ServerOptions) (*ServerConfig, error) {
 		return nil, err
 	}
 	c, err := cgo.BuildServerConfig(spec)
-	runtime.KeepAlive(o.Certificates)
 	if err != nil {
 		cgo.ReleaseKeylogSlot(spec.KeylogSlot)
 		return nil, annotate(fromCgo(err), op)

@@ -11,11 +11,14 @@ import (
 // rustls calls them from every connection's handshake, on the goroutine
 // driving it. Keys and values are opaque bytes holding secrets (each starts
 // with the 32-byte policy fingerprint of the config that stored it); Put
-// must copy what it keeps. A value larger than 65 KiB, a panic, or a value
-// that is not one the resuming config stored all count as a miss (a full
-// handshake). One store may serve several configs, even in several
-// processes: a config only resumes sessions made under its own client-auth
-// policy.
+// must copy what it keeps. A value larger than 65 KiB, or a value that is
+// not one the resuming config stored, counts as a miss (a full handshake).
+// One store may serve several configs, even in several processes: a config
+// only resumes sessions made under its own client-auth policy. A panic in
+// Get or Put is recovered and fails that handshake only, with an *Error
+// wrapping a *PanicError that names SessionStore.Get or SessionStore.Put;
+// the config keeps working. gorustls holds no lock of its own while calling
+// the store.
 type SessionStore interface {
 	// Get returns the value stored under key; with remove set, the value
 	// must also be deleted (single-use tickets).
