@@ -54,19 +54,56 @@ func configure(t *testing.T, s bench.Stack, p bench.Params) *bench.Endpoints {
 func TestWorkloads(t *testing.T) {
 	for _, s := range stacks() {
 		t.Run(s.Name, func(t *testing.T) {
-			for _, p := range bench.BulkSuites {
-				ep := configure(t, s, p)
-				pr, err := bench.NewPair(ctx(t), ep)
-				require.NoError(t, err)
-				st := pr.Client.ConnectionState()
-				assert.Equal(t, p.Version, st.Version, p.String())
-				assert.Equal(t, p.Suite, st.CipherSuite, p.String())
-				require.NoError(t, pr.Bulk(70, 1<<10), p.String()) // crosses one FlushEvery
-				require.NoError(t, pr.Echo(3, bench.EchoSize), p.String())
-				pr.Close()
-				ep.Close()
+			for _, suite := range bench.BulkSuites {
+				for _, wt := range bench.WriteModes {
+					p := suite
+					p.WriteThrough = wt
+					ep := configure(t, s, p)
+					pr, err := bench.NewPair(ctx(t), ep)
+					require.NoError(t, err)
+					st := pr.Client.ConnectionState()
+					assert.Equal(t, p.Version, st.Version, p.String())
+					assert.Equal(t, p.Suite, st.CipherSuite, p.String())
+					require.NoError(t, pr.Bulk(70, 1<<10), p.String()) // crosses one FlushEvery
+					require.NoError(t, pr.Echo(3, bench.EchoSize), p.String())
+					pr.Close()
+					ep.Close()
+				}
 			}
 		})
+	}
+}
+
+// TestWriteModes: on both stacks a buffered connection sends nothing
+// before Flush (crypto/tls behind its bufio.Writer like gorustls's Stream)
+// and a write-through connection sends every Write at once.
+func TestWriteModes(t *testing.T) {
+	msg := bytes.Repeat([]byte{'w'}, 1<<10)
+	for _, s := range stacks() {
+		for _, wt := range bench.WriteModes {
+			t.Run(s.Name+" "+bench.WriteModeName(wt), func(t *testing.T) {
+				p := bench.DefaultParams
+				p.WriteThrough = wt
+				pr, err := bench.NewPair(ctx(t), configure(t, s, p))
+				require.NoError(t, err)
+				defer pr.Close()
+				_, err = pr.Client.Write(msg)
+				require.NoError(t, err)
+				if !wt {
+					// Nothing reaches the transport before Flush.
+					require.NoError(t, pr.RawServer.SetReadDeadline(time.Now().Add(50*time.Millisecond)))
+					_, err := pr.RawServer.Read(make([]byte, 1))
+					require.ErrorIs(t, err, os.ErrDeadlineExceeded, "buffered Write sent data before Flush")
+					require.NoError(t, pr.RawServer.SetReadDeadline(time.Time{}))
+					require.NoError(t, pr.Client.Flush())
+				}
+				require.NoError(t, pr.Server.SetReadDeadline(time.Now().Add(10*time.Second)))
+				got := make([]byte, len(msg))
+				_, err = io.ReadFull(pr.Server, got)
+				require.NoError(t, err)
+				assert.Equal(t, msg, got)
+			})
+		}
 	}
 }
 
@@ -104,7 +141,7 @@ func TestCostsAndMemory(t *testing.T) {
 			ep := configure(t, s, bench.DefaultParams)
 			pr, err := bench.NewPair(ctx(t), ep)
 			require.NoError(t, err)
-			wc, err := bench.WriteCosts(pr, s.Calls, 128, 1<<10)
+			wc, err := bench.WriteCosts(pr, s.Calls, 128, 1<<10, bench.FlushEvery)
 			require.NoError(t, err)
 			pr.Close()
 			pr, err = bench.NewPair(ctx(t), ep)

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -63,6 +64,21 @@ type goConn struct{ *tls.Conn }
 
 func (goConn) Flush() error { return nil }
 
+// bufConn is crypto/tls as a Go program batches small writes: behind a
+// bufio.Writer of FlushEvery bytes, sent when it fills or on Flush.
+type bufConn struct {
+	*tls.Conn
+	w *bufio.Writer
+}
+
+func newBufConn(c *tls.Conn) *bufConn {
+	return &bufConn{Conn: c, w: bufio.NewWriterSize(c, FlushEvery)}
+}
+
+func (c *bufConn) Write(p []byte) (int, error) { return c.w.Write(p) }
+
+func (c *bufConn) Flush() error { return c.w.Flush() }
+
 // GoTLS returns the crypto/tls stack.
 func GoTLS() Stack {
 	return Stack{Name: "crypto/tls", Version: runtime.Version(), Configure: configureGoTLS}
@@ -99,7 +115,10 @@ func configureGoTLS(pki *PKI, p Params) (*Endpoints, error) {
 			_ = c.Close()
 			return nil, err
 		}
-		return goConn{c}, nil
+		if p.WriteThrough {
+			return goConn{c}, nil
+		}
+		return newBufConn(c), nil
 	}
 	return &Endpoints{
 		Server: func(ctx context.Context, conn net.Conn) (Conn, error) { return hs(ctx, tls.Server(conn, srv)) },

@@ -10,9 +10,10 @@ import (
 	"github.com/gorustls/gorustls/rustls"
 )
 
-// Stack returns the gorustls stack: an Acceptor and a Connector with
-// default StreamOptions (buffered writes, explicit Flush) and the default
-// crypto provider.
+// Stack returns the gorustls stack: an Acceptor and a Connector with the
+// default crypto provider and default StreamOptions (buffered writes,
+// explicit Flush), or StreamOptions.WriteThrough when the scenario's
+// Params.WriteThrough asks for it.
 func Stack() bench.Stack {
 	return bench.Stack{Name: "gorustls", Version: rustls.Version(), Configure: Configure, Calls: cgo.Calls}
 }
@@ -74,8 +75,9 @@ func configure(pki *bench.PKI, p bench.Params, prov *rustls.Provider) (*bench.En
 		scfg.Close()
 		return nil, err
 	}
-	acc := rustls.NewAcceptor(scfg, rustls.StreamOptions{})
-	con := rustls.NewConnector(ccfg, rustls.StreamOptions{})
+	sopts := rustls.StreamOptions{WriteThrough: p.WriteThrough}
+	acc := rustls.NewAcceptor(scfg, sopts)
+	con := rustls.NewConnector(ccfg, sopts)
 	return &bench.Endpoints{
 		Server: func(ctx context.Context, conn net.Conn) (bench.Conn, error) {
 			s, err := acc.Accept(ctx, conn)
