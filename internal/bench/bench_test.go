@@ -1,14 +1,17 @@
 package bench_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
 	"io"
 	"math"
 	"net"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -287,4 +290,86 @@ func TestDescribeMachine(t *testing.T) {
 	assert.NotEmpty(t, m.GoVersion)
 	require.Len(t, m.Stacks, 2)
 	assert.Contains(t, m.Stacks[0], "rustls-ffi/0.15")
+}
+
+// needLoadTools skips the test when h2load or wrk is missing: `make
+// test-deps` (build/install-bench-deps.sh) installs them.
+func needLoadTools(t *testing.T) {
+	t.Helper()
+	if missing := bench.MissingHTTPTools(); len(missing) > 0 {
+		t.Skipf("load generators missing: %v (build/install-bench-deps.sh installs them)", missing)
+	}
+}
+
+func TestHTTPHandler(t *testing.T) {
+	h := bench.NewHTTPHandler()
+	for path, code := range map[string]int{"/bytes/0": 200, "/bytes/64": 200, "/bytes/1048576": 200,
+		"/bytes/1048577": 404, "/bytes/-1": 404, "/bytes/x": 404, "/64": 404, "/": 404} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		assert.Equal(t, code, rec.Code, path)
+		if code == 200 {
+			n, _ := strconv.Atoi(strings.TrimPrefix(path, "/bytes/"))
+			assert.Equal(t, n, rec.Body.Len(), path)
+			assert.Equal(t, strconv.Itoa(n), rec.Header().Get("Content-Length"))
+		}
+	}
+	assert.Equal(t, bench.HTTPStats{Requests: 3}, h.Stats())
+}
+
+// TestHTTPChild serves the http workloads' handler from the child
+// protocol on each stack and loads it with every scenario briefly (the
+// gorustls server) or with one scenario per tool (crypto/tls), checking
+// what each server counted.
+func TestHTTPChild(t *testing.T) {
+	needLoadTools(t)
+	for _, s := range stacks() {
+		t.Run(s.Name, func(t *testing.T) {
+			scenarios := bench.HTTPScenarios
+			if s.Name != "gorustls" {
+				scenarios = []bench.HTTPScenario{bench.HTTPScenarios[0], bench.HTTPScenarios[4]}
+			}
+			for _, sc := range scenarios {
+				t.Run(sc.Name, func(t *testing.T) {
+					inR, inW := io.Pipe()
+					outR, outW := io.Pipe()
+					errc := make(chan error, 1)
+					go func() { errc <- bench.Child(ctx(t), inR, outW, stacks()); outW.Close() }()
+					require.NoError(t, jsonLine(inW, map[string]any{"Job": "http", "Stack": s.Name, "Params": sc.Params(), "PKI": pki(t)}))
+					out := bufio.NewReader(outR)
+					var rep struct {
+						Addr, Error string
+						HTTP        *bench.HTTPStats
+					}
+					require.NoError(t, readJSON(out, &rep))
+					require.Empty(t, rep.Error)
+					run, err := bench.HTTPLoad(ctx(t), sc, rep.Addr, 200*time.Millisecond)
+					require.NoError(t, err)
+					assert.Positive(t, run.Requests)
+					assert.Positive(t, run.PerSecond)
+					_, err = io.WriteString(inW, "stats\n")
+					require.NoError(t, err)
+					require.NoError(t, readJSON(out, &rep))
+					require.NotNil(t, rep.HTTP)
+					st := *rep.HTTP
+					assert.GreaterOrEqual(t, st.Requests, int64(run.Requests))
+					if sc.Tool == "h2load" {
+						assert.Equal(t, st.Requests, st.HTTP2, "h2load speaks HTTP/2")
+					} else {
+						assert.Zero(t, st.HTTP2, "wrk speaks HTTP/1.1")
+					}
+					if !sc.Resume {
+						assert.Zero(t, st.Resumed, "resumption is off")
+					}
+					require.NoError(t, inW.Close())
+					select {
+					case err := <-errc:
+						require.NoError(t, err)
+					case <-time.After(10 * time.Second):
+						t.Fatal("HTTPS server child did not stop when its input closed")
+					}
+				})
+			}
+		})
+	}
 }

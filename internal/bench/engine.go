@@ -31,10 +31,21 @@ type Options struct {
 	// Only, if not empty, names the workload groups to run (see Groups);
 	// the others are skipped.
 	Only []string
+	// Reps is the number of alternating rounds of each measurement whose
+	// median is reported (0: 5, or 3 with Quick).
+	Reps int
+	// HTTPTime is the length of each load generator run in the http group
+	// (0: 2 s, or 1 s with Quick; wrk rounds up to whole seconds).
+	HTTPTime time.Duration
+	// ServeHTTPCmd, if set, returns a command that runs `gorustls serve
+	// -mode http` on a free loopback port (it must log "listening on
+	// ADDR" on its standard error): the http group then compares it with
+	// the first stack's HTTPS server.
+	ServeHTTPCmd func() *exec.Cmd
 }
 
 // Groups names the workload groups in the order Run measures them.
-var Groups = []string{"bulk", "latency", "handshake", "handshake-2proc", "memory", "costs"}
+var Groups = []string{"bulk", "latency", "handshake", "handshake-2proc", "memory", "costs", "http"}
 
 // Sizes and counts of the workloads.
 const (
@@ -106,7 +117,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	r.settings("*-cpu rows: the same runs measured by the process's CPU time (getrusage: user + system, all threads, both ends of each connection) per unit of work, which waiting for a busy CPU does not inflate; handshake-cpu counts the whole connection (TCP connect, handshake, one-byte read, close)")
 	r.report.Machine.LoadBefore = loadAvg()
-	steps := []func() error{r.bulk, r.echo, r.handshakes, r.handshakes2proc, r.memory, r.costs}
+	steps := []func() error{r.bulk, r.echo, r.handshakes, r.handshakes2proc, r.memory, r.costs, r.http}
 	for _, name := range opts.Only {
 		if !slices.Contains(Groups, name) {
 			return nil, fmt.Errorf("bench: unknown workload group %q (want one of %s)", name, strings.Join(Groups, ", "))
@@ -136,6 +147,9 @@ func (r *runner) pick(full, quick time.Duration) time.Duration {
 }
 
 func (r *runner) reps() int {
+	if r.opts.Reps > 0 {
+		return r.opts.Reps
+	}
 	if r.opts.Quick {
 		return 3
 	}

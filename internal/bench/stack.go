@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"net/http"
 )
 
 // Conn is an established TLS connection as the workloads use it. Flush
@@ -90,6 +91,11 @@ type Stack struct {
 	Configure func(pki *PKI, p Params) (*Endpoints, error)
 	// Calls, if set, counts the stack's C calls (cgo) process-wide.
 	Calls func() uint64
+	// ServeHTTP, if set, serves h with the stack's HTTPS server on ln
+	// (TLS with p's version, suite and key, ALPN "h2" and "http/1.1", and
+	// session resumption when p.Resume) until stop is called; stop closes
+	// ln and every connection. The http workloads need it.
+	ServeHTTP func(pki *PKI, p Params, ln net.Listener, h http.Handler) (stop func(), err error)
 }
 
 // VersionName returns "TLS1.2" or "TLS1.3".
