@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -62,21 +63,8 @@ func startServeCmd(cmd *exec.Cmd) (*httpServer, error) {
 		}
 		close(addrc)
 	}()
-	var once bool
-	stop := func() {
-		if once {
-			return
-		}
-		once = true
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-drained:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-drained
-		}
-		_ = cmd.Wait()
-	}
+	var once sync.Once
+	stop := func() { once.Do(func() { stopServeCmd(cmd, drained) }) }
 	select {
 	case addr, ok := <-addrc:
 		if !ok {
@@ -88,6 +76,19 @@ func startServeCmd(cmd *exec.Cmd) (*httpServer, error) {
 		stop()
 		return nil, errors.New("gorustls serve: no \"listening on\" line within 30s")
 	}
+}
+
+// stopServeCmd asks the serve command to shut down (SIGTERM), kills it
+// after 10 seconds, and waits for it once its standard error is drained.
+func stopServeCmd(cmd *exec.Cmd, drained <-chan struct{}) {
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-drained:
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		<-drained
+	}
+	_ = cmd.Wait()
 }
 
 // httpWarmUp sends a few hundred requests of the scenario's protocol.
