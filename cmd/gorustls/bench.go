@@ -56,7 +56,7 @@ func runBench(args []string) error {
 	provider := fs.String("provider", "default", "gorustls's crypto provider: default (aws-lc-rs) or ring-aes-gcm (rustls.RingAESGCMProvider)")
 	only := fs.String("only", "", "run only these comma-separated workload `groups` ("+strings.Join(bench.Groups, ", ")+")")
 	reps := fs.Int("reps", 0, "alternating rounds per measurement, of which the median is reported (default 5, 3 with -quick)")
-	httpTime := fs.Duration("http-time", 0, "length of each load generator run in the http group (default 2s, 1s with -quick; wrk rounds up to whole seconds)")
+	httpTime := fs.Duration("http-time", 0, "length of each load generator run in the http group (default 2s, 1s with -quick; rounded up to whole seconds)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

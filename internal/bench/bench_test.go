@@ -343,7 +343,7 @@ func TestHTTPChild(t *testing.T) {
 					}
 					require.NoError(t, readJSON(out, &rep))
 					require.Empty(t, rep.Error)
-					run, err := bench.HTTPLoad(ctx(t), sc, rep.Addr, 200*time.Millisecond)
+					run, err := bench.HTTPLoad(ctx(t), sc, rep.Addr, time.Second)
 					require.NoError(t, err)
 					assert.Positive(t, run.Requests)
 					assert.Positive(t, run.PerSecond)

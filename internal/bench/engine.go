@@ -35,7 +35,7 @@ type Options struct {
 	// median is reported (0: 5, or 3 with Quick).
 	Reps int
 	// HTTPTime is the length of each load generator run in the http group
-	// (0: 2 s, or 1 s with Quick; wrk rounds up to whole seconds).
+	// (0: 2 s, or 1 s with Quick), rounded up to whole seconds.
 	HTTPTime time.Duration
 	// ServeHTTPCmd, if set, returns a command that runs `gorustls serve
 	// -mode http` on a free loopback port (it must log "listening on

@@ -136,7 +136,7 @@ func (r *runner) http() error {
 		return nil
 	}
 	d := r.httpTime()
-	r.settings("http: the same handler (GET /bytes/N answers N bytes) served by each stack's HTTPS server (gorustls: rustlshttp.Server; crypto/tls: net/http's http.Server with ServeTLS), each in a fresh child process per scenario, %s %s (pinned on both servers), %s certificate, ALPN h2 and http/1.1, server defaults otherwise; loaded over loopback by %s (one thread each) for %v per run (wrk: whole seconds), after a warm-up of 256 requests; median of %d alternating runs; requests/s as the load generator reports it (each run includes opening the tool's connections); http-cpu: CPU time (user + system, all threads, /proc/PID/stat, 10 ms ticks) of the server process during a run divided by the requests completed; each run checks the protocol served (h2 for h2load, HTTP/1.1 for wrk) and, with resumption off, that no handshake resumed",
+	r.settings("http: the same handler (GET /bytes/N answers N bytes) served by each stack's HTTPS server (gorustls: rustlshttp.Server; crypto/tls: net/http's http.Server with ServeTLS), each in a fresh child process per scenario, %s %s (pinned on both servers), %s certificate, ALPN h2 and http/1.1, server defaults otherwise; loaded over loopback by %s (one thread each) for %v per run (whole seconds), after a warm-up of 256 requests; median of %d alternating runs; requests/s as the load generator reports it (each run includes opening the tool's connections); http-cpu: CPU time (user + system, all threads, /proc/PID/stat, 10 ms ticks) of the server process during a run divided by the responses the tool received in it; each run checks the protocol served (h2 for h2load, HTTP/1.1 for wrk) and, with resumption off, that no handshake resumed",
 		VersionName(HTTPParams.Version), SuiteName(HTTPParams.Suite), HTTPParams.Key, httpToolVersions(), d, r.reps())
 	if err := r.httpScenarios(d); err != nil {
 		return err
@@ -247,7 +247,7 @@ func (r *runner) loadServers(sc HTTPScenario, servers []*httpServer, names []str
 				return nil, nil, "", err
 			}
 			all[i] = append(all[i], run.PerSecond)
-			allCPU[i] = append(allCPU[i], float64((c1-c0).Microseconds())/float64(run.Requests))
+			allCPU[i] = append(allCPU[i], float64((c1-c0).Microseconds())/float64(run.Responses))
 		}
 	}
 	rates, cpu = make([]float64, n), make([]float64, n)

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"runtime"
 	"sync"
+	"time"
 	_ "unsafe" // for go:linkname
 )
 
@@ -148,7 +149,19 @@ func serveGoHTTP(pki *PKI, p Params, ln net.Listener, h http.Handler) (func(), e
 		return nil, err
 	}
 	cfg.NextProtos = []string{"h2", "http/1.1"}
-	srv := &http.Server{Handler: h, TLSConfig: cfg, ErrorLog: log.New(io.Discard, "", 0)}
+	// Close does not wait for the connections' goroutines, which may still
+	// be in a handshake reading the forced suite list: count them, so that
+	// stop restores the list only once they are gone.
+	var conns sync.WaitGroup
+	srv := &http.Server{Handler: h, TLSConfig: cfg, ErrorLog: log.New(io.Discard, "", 0),
+		ConnState: func(_ net.Conn, st http.ConnState) {
+			switch st {
+			case http.StateNew:
+				conns.Add(1)
+			case http.StateClosed, http.StateHijacked:
+				conns.Done()
+			}
+		}}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -157,6 +170,14 @@ func serveGoHTTP(pki *PKI, p Params, ln net.Listener, h http.Handler) (func(), e
 	return func() {
 		_ = srv.Close()
 		<-done
-		release()
+		gone := make(chan struct{})
+		go func() { conns.Wait(); close(gone) }()
+		select {
+		case <-gone:
+			release()
+		case <-time.After(30 * time.Second):
+			// A connection goroutine is stuck: leave the suite forced
+			// rather than race with it.
+		}
 	}, nil
 }

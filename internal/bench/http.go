@@ -155,25 +155,29 @@ func httpToolVersions() string {
 
 // LoadRun is the outcome of one load generator run.
 type LoadRun struct {
-	Requests  int           // requests completed
+	Requests  int           // requests completed in the measured time
 	Elapsed   time.Duration // the tool's measured duration
 	PerSecond float64       // requests per second, as the tool reports it
+	// Responses counts every response received, including those that
+	// completed after the measured time (h2load).
+	Responses int
 }
 
 // loadArgs returns the load generator's command line for a run of d
-// against addr (wrk counts whole seconds: d is rounded up to one).
+// against addr, d rounded up to whole seconds (at least one): wrk counts
+// in seconds, and h2load 1.52 never exits when a run ends before all its
+// connections are up, which a short run on a busy machine risks.
 func (sc HTTPScenario) loadArgs(addr string, d time.Duration) (string, []string, error) {
 	url := "https://" + addr + sc.Path()
+	secs := fmt.Sprintf("%ds", max(int((d+time.Second-1)/time.Second), 1))
 	switch sc.Tool {
 	case "h2load":
 		if sc.Close {
 			return "", nil, errors.New("bench: h2load scenarios cannot close every connection")
 		}
-		return "h2load", []string{"-D", fmt.Sprintf("%dms", max(d.Milliseconds(), 100)),
-			"-c", strconv.Itoa(sc.Conns), "-m", strconv.Itoa(max(sc.Streams, 1)), "-t", "1", url}, nil
+		return "h2load", []string{"-D", secs, "-c", strconv.Itoa(sc.Conns), "-m", strconv.Itoa(max(sc.Streams, 1)), "-t", "1", url}, nil
 	case "wrk":
-		secs := max(int((d+time.Second-1)/time.Second), 1)
-		args := []string{"-t", "1", "-c", strconv.Itoa(sc.Conns), "-d", fmt.Sprintf("%ds", secs)}
+		args := []string{"-t", "1", "-c", strconv.Itoa(sc.Conns), "-d", secs}
 		if sc.Close {
 			args = append(args, "-H", "Connection: close")
 		}
@@ -182,18 +186,22 @@ func (sc HTTPScenario) loadArgs(addr string, d time.Duration) (string, []string,
 	return "", nil, fmt.Errorf("bench: unknown load generator %q", sc.Tool)
 }
 
-// HTTPLoad runs the scenario's load generator against addr for about d
-// (wrk: whole seconds, at least one) and returns what it reports. It fails
-// when the tool fails, when a request fails or gets an error status, or
-// when h2load did not speak HTTP/2.
+// HTTPLoad runs the scenario's load generator against addr for d rounded
+// up to whole seconds (at least one) and returns what it reports. It fails
+// when the tool fails or does not exit within 30 seconds of the run's end,
+// when a request fails or gets an error status, or when h2load did not
+// speak HTTP/2.
 func HTTPLoad(ctx context.Context, sc HTTPScenario, addr string, d time.Duration) (LoadRun, error) {
 	tool, args, err := sc.loadArgs(addr, d)
 	if err != nil {
 		return LoadRun{}, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, d+time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, d+time.Second+30*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, tool, args...).CombinedOutput()
+	if ctx.Err() == context.DeadlineExceeded {
+		return LoadRun{}, fmt.Errorf("%s %s: still running 30s after the run's end (killed)\n%s", tool, strings.Join(args, " "), out)
+	}
 	if err != nil {
 		return LoadRun{}, fmt.Errorf("%s %s: %w\n%s", tool, strings.Join(args, " "), err, out)
 	}
@@ -236,8 +244,9 @@ func parseH2load(out string) (LoadRun, error) {
 	if failed := atoi(req[5]) + atoi(req[6]) + atoi(req[7]); failed > 0 || ok != done || ok == 0 {
 		return LoadRun{}, fmt.Errorf("h2load: %d requests done, %d succeeded, %d failed, errored or timed out", done, ok, failed)
 	}
-	// The status counts include the warm-up phase: only check that all are 2xx.
-	if st := h2loadStatus.FindStringSubmatch(out); st == nil || atoi(st[2])+atoi(st[3])+atoi(st[4]) > 0 {
+	// The status counts include responses outside the measured time.
+	st := h2loadStatus.FindStringSubmatch(out)
+	if st == nil || atoi(st[2])+atoi(st[3])+atoi(st[4]) > 0 {
 		return LoadRun{}, errors.New("h2load: responses other than 2xx")
 	}
 	el, err := time.ParseDuration(fin[1])
@@ -248,7 +257,7 @@ func parseH2load(out string) (LoadRun, error) {
 	if err != nil {
 		return LoadRun{}, err
 	}
-	return LoadRun{Requests: ok, Elapsed: el, PerSecond: rate}, nil
+	return LoadRun{Requests: ok, Elapsed: el, PerSecond: rate, Responses: atoi(st[1])}, nil
 }
 
 // parseWrk reads wrk's summary. Socket errors are tolerated up to 1 % of
@@ -279,7 +288,7 @@ func parseWrk(out string) (LoadRun, error) {
 	if err != nil {
 		return LoadRun{}, err
 	}
-	return LoadRun{Requests: n, Elapsed: el, PerSecond: r}, nil
+	return LoadRun{Requests: n, Elapsed: el, PerSecond: r, Responses: n}, nil
 }
 
 // userHZ is the unit of /proc/PID/stat's CPU times (USER_HZ, 100 on

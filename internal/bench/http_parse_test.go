@@ -32,7 +32,7 @@ Transfer/sec:      4.48MB
 func TestParseH2load(t *testing.T) {
 	run, err := parseH2load(h2loadOK)
 	require.NoError(t, err)
-	assert.Equal(t, LoadRun{Requests: 25721, Elapsed: time.Second, PerSecond: 25721}, run)
+	assert.Equal(t, LoadRun{Requests: 25721, Elapsed: time.Second, PerSecond: 25721, Responses: 25800}, run)
 	run, err = parseH2load(strings.Replace(h2loadOK, "finished in 1.00s", "finished in 525.15ms", 1))
 	require.NoError(t, err)
 	assert.Equal(t, 525150*time.Microsecond, run.Elapsed)
@@ -53,7 +53,7 @@ func TestParseH2load(t *testing.T) {
 func TestParseWrk(t *testing.T) {
 	run, err := parseWrk(wrkOK)
 	require.NoError(t, err)
-	assert.Equal(t, LoadRun{Requests: 28698, Elapsed: 1100 * time.Millisecond, PerSecond: 26074.73}, run)
+	assert.Equal(t, LoadRun{Requests: 28698, Elapsed: 1100 * time.Millisecond, PerSecond: 26074.73, Responses: 28698}, run)
 	// A few connections cut at the end of the run are tolerated.
 	few := strings.Replace(wrkOK, "Requests/sec", "  Socket errors: connect 0, read 12, write 0, timeout 0\nRequests/sec", 1)
 	_, err = parseWrk(few)
@@ -77,13 +77,12 @@ func TestLoadArgs(t *testing.T) {
 		assert.Equal(t, sc.Tool, tool)
 		assert.Equal(t, "https://127.0.0.1:1"+sc.Path(), args[len(args)-1])
 		assert.Equal(t, sc.Close, strings.Contains(strings.Join(args, " "), "Connection: close"), sc.Name)
-		if tool == "wrk" {
-			assert.Contains(t, args, "2s", "wrk rounds up to whole seconds")
-		} else {
-			assert.Contains(t, args, "1500ms")
-		}
+		assert.Contains(t, args, "2s", "runs last whole seconds")
 	}
-	_, _, err := HTTPScenario{Tool: "h2load", Close: true}.loadArgs("a:1", time.Second)
+	_, args, err := HTTPScenarios[0].loadArgs("a:1", 100*time.Millisecond)
+	require.NoError(t, err)
+	assert.Contains(t, args, "1s", "at least one second")
+	_, _, err = HTTPScenario{Tool: "h2load", Close: true}.loadArgs("a:1", time.Second)
 	require.Error(t, err)
 	_, _, err = HTTPScenario{Tool: "ab"}.loadArgs("a:1", time.Second)
 	require.ErrorContains(t, err, "unknown load generator")
