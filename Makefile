@@ -3,6 +3,7 @@
 #   make demo               build what is needed and run the tour
 #   make test               every test (builds librustls first)
 #   make bench              gorustls vs crypto/tls benchmarks (BENCHFLAGS to narrow them)
+#   make bench-http         only the HTTPS server rows (rustlshttp vs net/http, h2load and wrk)
 #   make fuzz               long fuzzing runs
 #   make asan               cgo and librustls tests under AddressSanitizer (clang)
 #   make librustls          only the Rust build
@@ -40,7 +41,7 @@ endif
 export CGO_ENABLED := 1
 
 .PHONY: all demo test test-go test-deps test-install check-prereqs check-system-rustls librustls \
-	install vet staticcheck bench fuzz asan clean
+	install vet staticcheck bench bench-http bench-deps fuzz asan clean
 
 all: $(LIBDEP)
 	$(GO) build $(GOTAGS) ./...
@@ -85,9 +86,15 @@ test-install: $(LIBDEP)
 demo: $(LIBDEP)
 	$(GO) run $(GOTAGS) ./cmd/gorustls demo
 
-# Debian peers (openssl, gnutls, curl) for the interop tests.
+# Debian peers (openssl, gnutls, curl) for the interop tests, and the load
+# generators the bench tests drive.
 test-deps:
 	@bash build/install-test-deps.sh
+	@bash build/install-bench-deps.sh
+
+# Load generators for the http benchmark group: h2load (nghttp2-client), wrk.
+bench-deps:
+	@bash build/install-bench-deps.sh
 
 vet: $(LIBDEP)
 	$(GO) vet $(GOTAGS) ./...
@@ -105,8 +112,13 @@ staticcheck: $(LIBDEP)
 
 # BENCHFLAGS: e.g. "-only bulk -markdown /tmp/bulk.md" (see gorustls bench -h).
 BENCHFLAGS ?= -plot docs/performance.svg -markdown docs/performance-table.md
-bench: $(LIBDEP)
+bench: $(LIBDEP) bench-deps
 	$(GO) run $(GOTAGS) ./cmd/gorustls bench $(BENCHFLAGS)
+
+# BENCHHTTPFLAGS: e.g. "-markdown /tmp/http.md -http-time 5s -reps 7".
+BENCHHTTPFLAGS ?=
+bench-http: $(LIBDEP) bench-deps
+	$(GO) run $(GOTAGS) ./cmd/gorustls bench -only http $(BENCHHTTPFLAGS)
 
 fuzz: $(LIBDEP)
 	@for t in FuzzServerAccept FuzzClientConnect FuzzClientHello; do \

@@ -22,7 +22,7 @@ import (
 const benchChildFlag = "-bench-child"
 
 func init() {
-	register("bench", "compare gorustls with crypto/tls (throughput, latency, handshakes, memory)", runBench)
+	register("bench", "compare gorustls with crypto/tls (throughput, latency, handshakes, memory, HTTPS servers)", runBench)
 }
 
 // benchStacks returns gorustls (with the named provider) and crypto/tls.
@@ -55,6 +55,8 @@ func runBench(args []string) error {
 	oneProc := fs.Bool("one-process", false, "skip the measurements that need child processes")
 	provider := fs.String("provider", "default", "gorustls's crypto provider: default (aws-lc-rs) or ring-aes-gcm (rustls.RingAESGCMProvider)")
 	only := fs.String("only", "", "run only these comma-separated workload `groups` ("+strings.Join(bench.Groups, ", ")+")")
+	reps := fs.Int("reps", 0, "alternating rounds per measurement, of which the median is reported (default 5, 3 with -quick)")
+	httpTime := fs.Duration("http-time", 0, "length of each load generator run in the http group (default 2s, 1s with -quick; rounded up to whole seconds)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -74,7 +76,10 @@ func runBench(args []string) error {
 	if err != nil {
 		return err
 	}
-	opts := bench.Options{Stacks: stacks, Quick: *quick, Progress: os.Stderr}
+	if *reps < 0 || *httpTime < 0 {
+		return errors.New("-reps and -http-time must not be negative")
+	}
+	opts := bench.Options{Stacks: stacks, Quick: *quick, Progress: os.Stderr, Reps: *reps, HTTPTime: *httpTime}
 	if *only != "" {
 		opts.Only = strings.Split(*only, ",")
 	}
@@ -83,6 +88,13 @@ func runBench(args []string) error {
 			cmd := exec.Command(self, "bench", benchChildFlag, *provider)
 			cmd.Stderr = os.Stderr
 			return cmd
+		}
+		if *provider == "default" {
+			// serve uses the default provider: compare it with the library
+			// server on the same one.
+			opts.ServeHTTPCmd = func() *exec.Cmd {
+				return exec.Command(self, "serve", "-mode", "http", "-addr", "127.0.0.1:0")
+			}
 		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

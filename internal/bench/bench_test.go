@@ -1,14 +1,17 @@
 package bench_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
 	"io"
 	"math"
 	"net"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -54,19 +57,56 @@ func configure(t *testing.T, s bench.Stack, p bench.Params) *bench.Endpoints {
 func TestWorkloads(t *testing.T) {
 	for _, s := range stacks() {
 		t.Run(s.Name, func(t *testing.T) {
-			for _, p := range bench.BulkSuites {
-				ep := configure(t, s, p)
-				pr, err := bench.NewPair(ctx(t), ep)
-				require.NoError(t, err)
-				st := pr.Client.ConnectionState()
-				assert.Equal(t, p.Version, st.Version, p.String())
-				assert.Equal(t, p.Suite, st.CipherSuite, p.String())
-				require.NoError(t, pr.Bulk(70, 1<<10), p.String()) // crosses one FlushEvery
-				require.NoError(t, pr.Echo(3, bench.EchoSize), p.String())
-				pr.Close()
-				ep.Close()
+			for _, suite := range bench.BulkSuites {
+				for _, wt := range bench.WriteModes {
+					p := suite
+					p.WriteThrough = wt
+					ep := configure(t, s, p)
+					pr, err := bench.NewPair(ctx(t), ep)
+					require.NoError(t, err)
+					st := pr.Client.ConnectionState()
+					assert.Equal(t, p.Version, st.Version, p.String())
+					assert.Equal(t, p.Suite, st.CipherSuite, p.String())
+					require.NoError(t, pr.Bulk(70, 1<<10), p.String()) // crosses one FlushEvery
+					require.NoError(t, pr.Echo(3, bench.EchoSize), p.String())
+					pr.Close()
+					ep.Close()
+				}
 			}
 		})
+	}
+}
+
+// TestWriteModes: on both stacks a buffered connection sends nothing
+// before Flush (crypto/tls behind its bufio.Writer like gorustls's Stream)
+// and a write-through connection sends every Write at once.
+func TestWriteModes(t *testing.T) {
+	msg := bytes.Repeat([]byte{'w'}, 1<<10)
+	for _, s := range stacks() {
+		for _, wt := range bench.WriteModes {
+			t.Run(s.Name+" "+bench.WriteModeName(wt), func(t *testing.T) {
+				p := bench.DefaultParams
+				p.WriteThrough = wt
+				pr, err := bench.NewPair(ctx(t), configure(t, s, p))
+				require.NoError(t, err)
+				defer pr.Close()
+				_, err = pr.Client.Write(msg)
+				require.NoError(t, err)
+				if !wt {
+					// Nothing reaches the transport before Flush.
+					require.NoError(t, pr.RawServer.SetReadDeadline(time.Now().Add(50*time.Millisecond)))
+					_, err := pr.RawServer.Read(make([]byte, 1))
+					require.ErrorIs(t, err, os.ErrDeadlineExceeded, "buffered Write sent data before Flush")
+					require.NoError(t, pr.RawServer.SetReadDeadline(time.Time{}))
+					require.NoError(t, pr.Client.Flush())
+				}
+				require.NoError(t, pr.Server.SetReadDeadline(time.Now().Add(10*time.Second)))
+				got := make([]byte, len(msg))
+				_, err = io.ReadFull(pr.Server, got)
+				require.NoError(t, err)
+				assert.Equal(t, msg, got)
+			})
+		}
 	}
 }
 
@@ -104,7 +144,7 @@ func TestCostsAndMemory(t *testing.T) {
 			ep := configure(t, s, bench.DefaultParams)
 			pr, err := bench.NewPair(ctx(t), ep)
 			require.NoError(t, err)
-			wc, err := bench.WriteCosts(pr, s.Calls, 128, 1<<10)
+			wc, err := bench.WriteCosts(pr, s.Calls, 128, 1<<10, bench.FlushEvery)
 			require.NoError(t, err)
 			pr.Close()
 			pr, err = bench.NewPair(ctx(t), ep)
@@ -250,4 +290,86 @@ func TestDescribeMachine(t *testing.T) {
 	assert.NotEmpty(t, m.GoVersion)
 	require.Len(t, m.Stacks, 2)
 	assert.Contains(t, m.Stacks[0], "rustls-ffi/0.15")
+}
+
+// needLoadTools skips the test when h2load or wrk is missing: `make
+// test-deps` (build/install-bench-deps.sh) installs them.
+func needLoadTools(t *testing.T) {
+	t.Helper()
+	if missing := bench.MissingHTTPTools(); len(missing) > 0 {
+		t.Skipf("load generators missing: %v (build/install-bench-deps.sh installs them)", missing)
+	}
+}
+
+func TestHTTPHandler(t *testing.T) {
+	h := bench.NewHTTPHandler()
+	for path, code := range map[string]int{"/bytes/0": 200, "/bytes/64": 200, "/bytes/1048576": 200,
+		"/bytes/1048577": 404, "/bytes/-1": 404, "/bytes/x": 404, "/64": 404, "/": 404} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		assert.Equal(t, code, rec.Code, path)
+		if code == 200 {
+			n, _ := strconv.Atoi(strings.TrimPrefix(path, "/bytes/"))
+			assert.Equal(t, n, rec.Body.Len(), path)
+			assert.Equal(t, strconv.Itoa(n), rec.Header().Get("Content-Length"))
+		}
+	}
+	assert.Equal(t, bench.HTTPStats{Requests: 3}, h.Stats())
+}
+
+// TestHTTPChild serves the http workloads' handler from the child
+// protocol on each stack and loads it with every scenario briefly (the
+// gorustls server) or with one scenario per tool (crypto/tls), checking
+// what each server counted.
+func TestHTTPChild(t *testing.T) {
+	needLoadTools(t)
+	for _, s := range stacks() {
+		t.Run(s.Name, func(t *testing.T) {
+			scenarios := bench.HTTPScenarios
+			if s.Name != "gorustls" {
+				scenarios = []bench.HTTPScenario{bench.HTTPScenarios[0], bench.HTTPScenarios[4]}
+			}
+			for _, sc := range scenarios {
+				t.Run(sc.Name, func(t *testing.T) {
+					inR, inW := io.Pipe()
+					outR, outW := io.Pipe()
+					errc := make(chan error, 1)
+					go func() { errc <- bench.Child(ctx(t), inR, outW, stacks()); outW.Close() }()
+					require.NoError(t, jsonLine(inW, map[string]any{"Job": "http", "Stack": s.Name, "Params": sc.Params(), "PKI": pki(t)}))
+					out := bufio.NewReader(outR)
+					var rep struct {
+						Addr, Error string
+						HTTP        *bench.HTTPStats
+					}
+					require.NoError(t, readJSON(out, &rep))
+					require.Empty(t, rep.Error)
+					run, err := bench.HTTPLoad(ctx(t), sc, rep.Addr, time.Second)
+					require.NoError(t, err)
+					assert.Positive(t, run.Requests)
+					assert.Positive(t, run.PerSecond)
+					_, err = io.WriteString(inW, "stats\n")
+					require.NoError(t, err)
+					require.NoError(t, readJSON(out, &rep))
+					require.NotNil(t, rep.HTTP)
+					st := *rep.HTTP
+					assert.GreaterOrEqual(t, st.Requests, int64(run.Requests))
+					if sc.Tool == "h2load" {
+						assert.Equal(t, st.Requests, st.HTTP2, "h2load speaks HTTP/2")
+					} else {
+						assert.Zero(t, st.HTTP2, "wrk speaks HTTP/1.1")
+					}
+					if !sc.Resume {
+						assert.Zero(t, st.Resumed, "resumption is off")
+					}
+					require.NoError(t, inW.Close())
+					select {
+					case err := <-errc:
+						require.NoError(t, err)
+					case <-time.After(10 * time.Second):
+						t.Fatal("HTTPS server child did not stop when its input closed")
+					}
+				})
+			}
+		})
+	}
 }

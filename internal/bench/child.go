@@ -9,13 +9,14 @@ import (
 	"io"
 	"net"
 	"os/exec"
+	"strings"
 	"time"
 )
 
 // childRequest is what a parent sends a child process (one JSON line on
 // its standard input).
 type childRequest struct {
-	Job    string // "serve" (handshake server) or "memory"
+	Job    string // "serve" (handshake server), "http" (HTTPS server) or "memory"
 	Stack  string
 	Params Params
 	PKI    *PKI
@@ -26,12 +27,18 @@ type childRequest struct {
 type childReply struct {
 	Addr   string     `json:",omitempty"`
 	Memory *MemoryRun `json:",omitempty"`
+	HTTP   *HTTPStats `json:",omitempty"`
 	Error  string     `json:",omitempty"`
 }
 
+// statsQuery is the line a parent sends an HTTPS server child for its
+// HTTPStats.
+const statsQuery = "stats"
+
 // Child runs one job for a parent Run (see Options.Spawn): it reads the
-// request from in, writes its reply to out and, for a handshake server,
-// serves until in is closed.
+// request from in, writes its reply to out and, for a handshake or HTTPS
+// server, serves until in is closed (an HTTPS server answers each "stats"
+// line on in with its HTTPStats).
 func Child(ctx context.Context, in io.Reader, out io.Writer, stacks []Stack) error {
 	br := bufio.NewReader(in)
 	line, err := br.ReadBytes('\n')
@@ -61,6 +68,9 @@ func Child(ctx context.Context, in io.Reader, out io.Writer, stacks []Stack) err
 	}
 	if stack == nil {
 		return fail(fmt.Errorf("bench child: unknown stack %q", req.Stack))
+	}
+	if req.Job == "http" {
+		return serveHTTPChild(br, reply, fail, stack, req)
 	}
 	ep, err := stack.Configure(req.PKI, req.Params)
 	if err != nil {
@@ -92,6 +102,41 @@ func Child(ctx context.Context, in io.Reader, out io.Writer, stacks []Stack) err
 	return fail(fmt.Errorf("bench child: unknown job %q", req.Job))
 }
 
+// serveHTTPChild serves HTTPHandler with the stack's HTTPS server until in
+// ends, answering stats queries.
+func serveHTTPChild(in *bufio.Reader, reply func(childReply) error, fail func(error) error, stack *Stack, req childRequest) error {
+	if stack.ServeHTTP == nil {
+		return fail(fmt.Errorf("bench child: stack %s has no HTTPS server", stack.Name))
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fail(err)
+	}
+	h := NewHTTPHandler()
+	stop, err := stack.ServeHTTP(req.PKI, req.Params, ln, h)
+	if err != nil {
+		ln.Close()
+		return fail(err)
+	}
+	defer stop()
+	if err := reply(childReply{Addr: ln.Addr().String()}); err != nil {
+		return err
+	}
+	for {
+		line, err := in.ReadString('\n')
+		if err != nil {
+			return nil // the parent closed our stdin
+		}
+		if strings.TrimSpace(line) != statsQuery {
+			return fail(fmt.Errorf("bench child: unknown query %q", line))
+		}
+		st := h.Stats()
+		if err := reply(childReply{HTTP: &st}); err != nil {
+			return err
+		}
+	}
+}
+
 // child is a running child process.
 type child struct {
 	cmd   *exec.Cmd
@@ -120,6 +165,24 @@ func startChild(spawn func() *exec.Cmd, req childRequest) (*child, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// pid is the child's process ID.
+func (c *child) pid() int { return c.cmd.Process.Pid }
+
+// httpStats asks an HTTPS server child for its HTTPStats.
+func (c *child) httpStats() (HTTPStats, error) {
+	if _, err := io.WriteString(c.stdin, statsQuery+"\n"); err != nil {
+		return HTTPStats{}, err
+	}
+	r, err := c.reply(30 * time.Second)
+	if err != nil {
+		return HTTPStats{}, err
+	}
+	if r.HTTP == nil {
+		return HTTPStats{}, errors.New("bench child: no HTTP stats in the reply")
+	}
+	return *r.HTTP, nil
 }
 
 // reply waits (bounded) for the child's reply.

@@ -55,9 +55,9 @@ func (p *Pair) DrainRaw() (stop func()) {
 }
 
 // WriteCosts measures the client's Writes of size bytes, with a Flush
-// after each FlushEvery bytes, while the server's transport is drained
-// raw. An operation is one Write or one Flush call.
-func WriteCosts(p *Pair, calls func() uint64, writes, size int) (OpCosts, error) {
+// after each flushEvery bytes (never when 0), while the server's transport
+// is drained raw. An operation is one Write or one Flush call.
+func WriteCosts(p *Pair, calls func() uint64, writes, size, flushEvery int) (OpCosts, error) {
 	stop := p.DrainRaw()
 	defer stop()
 	chunk := make([]byte, size)
@@ -68,7 +68,7 @@ func WriteCosts(p *Pair, calls func() uint64, writes, size int) (OpCosts, error)
 			return err
 		}
 		pending += size
-		if pending >= FlushEvery {
+		if flushEvery > 0 && pending >= flushEvery {
 			pending = 0
 			ops++
 			return p.Client.Flush()

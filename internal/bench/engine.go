@@ -31,10 +31,21 @@ type Options struct {
 	// Only, if not empty, names the workload groups to run (see Groups);
 	// the others are skipped.
 	Only []string
+	// Reps is the number of alternating rounds of each measurement whose
+	// median is reported (0: 5, or 3 with Quick).
+	Reps int
+	// HTTPTime is the length of each load generator run in the http group
+	// (0: 2 s, or 1 s with Quick), rounded up to whole seconds.
+	HTTPTime time.Duration
+	// ServeHTTPCmd, if set, returns a command that runs `gorustls serve
+	// -mode http` on a free loopback port (it must log "listening on
+	// ADDR" on its standard error): the http group then compares it with
+	// the first stack's HTTPS server.
+	ServeHTTPCmd func() *exec.Cmd
 }
 
 // Groups names the workload groups in the order Run measures them.
-var Groups = []string{"bulk", "latency", "handshake", "handshake-2proc", "memory", "costs"}
+var Groups = []string{"bulk", "latency", "handshake", "handshake-2proc", "memory", "costs", "http"}
 
 // Sizes and counts of the workloads.
 const (
@@ -59,17 +70,22 @@ var BulkSuites = []Params{
 // AES-128-GCM with SHA-256 on both stacks (their defaults differ: rustls
 // prefers AES-256-GCM-SHA384).
 var HandshakeCases = []Params{
-	{Version: tls.VersionTLS13, Suite: tls.TLS_AES_128_GCM_SHA256, Key: KeyP256},
-	{Version: tls.VersionTLS13, Suite: tls.TLS_AES_128_GCM_SHA256, Key: KeyRSA2048},
-	{Version: tls.VersionTLS12, Suite: tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, Key: KeyP256},
-	{Version: tls.VersionTLS12, Suite: tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, Key: KeyRSA2048},
-	{Version: tls.VersionTLS13, Suite: tls.TLS_AES_128_GCM_SHA256, Key: KeyP256, Resume: true},
-	{Version: tls.VersionTLS12, Suite: tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, Key: KeyP256, Resume: true},
+	{Version: tls.VersionTLS13, Suite: tls.TLS_AES_128_GCM_SHA256, Key: KeyP256, WriteThrough: true},
+	{Version: tls.VersionTLS13, Suite: tls.TLS_AES_128_GCM_SHA256, Key: KeyRSA2048, WriteThrough: true},
+	{Version: tls.VersionTLS12, Suite: tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, Key: KeyP256, WriteThrough: true},
+	{Version: tls.VersionTLS12, Suite: tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, Key: KeyRSA2048, WriteThrough: true},
+	{Version: tls.VersionTLS13, Suite: tls.TLS_AES_128_GCM_SHA256, Key: KeyP256, Resume: true, WriteThrough: true},
+	{Version: tls.VersionTLS12, Suite: tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, Key: KeyP256, Resume: true, WriteThrough: true},
 }
 
 // DefaultParams are the parameters of the latency, memory and cost
-// workloads: TLS 1.3, AES-128-GCM, ECDSA P-256.
-var DefaultParams = Params{Version: tls.VersionTLS13, Suite: tls.TLS_AES_128_GCM_SHA256, Key: KeyP256}
+// workloads: TLS 1.3, AES-128-GCM, ECDSA P-256, write-through (the latency
+// and cost workloads also run buffered, with WriteThrough false).
+var DefaultParams = Params{Version: tls.VersionTLS13, Suite: tls.TLS_AES_128_GCM_SHA256, Key: KeyP256, WriteThrough: true}
+
+// WriteModes are the write modes of the bulk, latency and cost workloads,
+// in report order: write-through, then buffered (see Params.WriteThrough).
+var WriteModes = []bool{true, false}
 
 type runner struct {
 	ctx    context.Context
@@ -101,7 +117,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	r.settings("*-cpu rows: the same runs measured by the process's CPU time (getrusage: user + system, all threads, both ends of each connection) per unit of work, which waiting for a busy CPU does not inflate; handshake-cpu counts the whole connection (TCP connect, handshake, one-byte read, close)")
 	r.report.Machine.LoadBefore = loadAvg()
-	steps := []func() error{r.bulk, r.echo, r.handshakes, r.handshakes2proc, r.memory, r.costs}
+	steps := []func() error{r.bulk, r.echo, r.handshakes, r.handshakes2proc, r.memory, r.costs, r.http}
 	for _, name := range opts.Only {
 		if !slices.Contains(Groups, name) {
 			return nil, fmt.Errorf("bench: unknown workload group %q (want one of %s)", name, strings.Join(Groups, ", "))
@@ -131,6 +147,9 @@ func (r *runner) pick(full, quick time.Duration) time.Duration {
 }
 
 func (r *runner) reps() int {
+	if r.opts.Reps > 0 {
+		return r.opts.Reps
+	}
 	if r.opts.Quick {
 		return 3
 	}
@@ -288,56 +307,87 @@ func sizeName(n int) string {
 	return fmt.Sprintf("%d B", n)
 }
 
+// bulkTarget is the goal of a bulk row, by write size and mode.
+func bulkTarget(size int, writeThrough bool) *Target {
+	switch {
+	case size == 64<<10:
+		return &Target{Value: 1.3}
+	case size == 1<<10 && writeThrough:
+		return &Target{Value: 1}
+	case size == 1<<10:
+		return &Target{Value: 1.3}
+	}
+	return nil
+}
+
+// bulkName names a bulk row, e.g. "TLS1.3 AES-128-GCM, 1 KiB writes,
+// write-through".
+func bulkName(p Params, size int) string {
+	return fmt.Sprintf("%s %s, %s writes, %s", VersionName(p.Version), SuiteName(p.Suite), sizeName(size), WriteModeName(p.WriteThrough))
+}
+
 func (r *runner) bulk() error {
 	total := 32 << 20
 	if r.opts.Quick {
 		total = 8 << 20
 	}
-	r.settings("bulk: one-way client-to-server, %s per measurement, median of %d alternating runs; gorustls calls Flush after each %s written (crypto/tls writes through)",
-		sizeName(total), r.reps(), sizeName(FlushEvery))
+	r.settings("bulk: one-way client-to-server, %s per measurement, median of %d alternating runs, each write size in two modes: write-through (gorustls StreamOptions.WriteThrough, every Write sent; crypto/tls's plain Write) and Flush every %s (gorustls's buffered Stream; crypto/tls behind a bufio.Writer of %s; both flushed after each %s written)",
+		sizeName(total), r.reps(), sizeName(FlushEvery), sizeName(FlushEvery), sizeName(FlushEvery))
 	var cpuRows []Result
 	defer func() {
 		for _, c := range cpuRows {
 			r.add(c)
 		}
 	}()
-	for _, p := range BulkSuites {
-		eps, closeEps, err := r.configureAll(p)
-		if err != nil {
-			return err
+	for _, suite := range BulkSuites {
+		// One configuration and one connection per stack and write mode.
+		pairs := map[bool][]*Pair{}
+		var cleanup []func()
+		done := func() {
+			for i := len(cleanup) - 1; i >= 0; i-- {
+				cleanup[i]()
+			}
 		}
-		pairs, closePairs, err := r.pairsFor(eps, p)
-		if err != nil {
-			closeEps()
-			return err
+		for _, wt := range WriteModes {
+			p := suite
+			p.WriteThrough = wt
+			eps, closeEps, err := r.configureAll(p)
+			if err != nil {
+				done()
+				return err
+			}
+			cleanup = append(cleanup, closeEps)
+			prs, closePairs, err := r.pairsFor(eps, p)
+			if err != nil {
+				done()
+				return err
+			}
+			cleanup = append(cleanup, closePairs)
+			pairs[wt] = prs
 		}
 		for _, size := range BulkSizes {
-			writes := total / size
-			vals, cpu, err := r.alternate(r.reps(), func(i int) (float64, float64, error) {
-				start := time.Now()
-				if err := pairs[i].Bulk(writes, size); err != nil {
-					return 0, 0, err
+			for _, wt := range WriteModes {
+				p := suite
+				p.WriteThrough = wt
+				writes := total / size
+				vals, cpu, err := r.alternate(r.reps(), func(i int) (float64, float64, error) {
+					start := time.Now()
+					if err := pairs[wt][i].Bulk(writes, size); err != nil {
+						return 0, 0, err
+					}
+					mb := float64(writes*size) / 1e6
+					return mb / time.Since(start).Seconds(), mb, nil
+				})
+				if err != nil {
+					done()
+					return fmt.Errorf("bulk %s %s: %w", p, sizeName(size), err)
 				}
-				mb := float64(writes*size) / 1e6
-				return mb / time.Since(start).Seconds(), mb, nil
-			})
-			if err != nil {
-				closePairs()
-				closeEps()
-				return fmt.Errorf("bulk %s %s: %w", p, sizeName(size), err)
+				name := bulkName(p, size)
+				r.add(Result{Group: "bulk", Name: name, Unit: "MB/s", Values: vals, Target: bulkTarget(size, wt)})
+				cpuRows = append(cpuRows, Result{Group: "bulk-cpu", Name: name, Unit: "MB/CPU-s", Values: per(cpu, 1)})
 			}
-			res := Result{Group: "bulk", Name: fmt.Sprintf("%s %s, %s writes", VersionName(p.Version), SuiteName(p.Suite), sizeName(size)), Unit: "MB/s", Values: vals}
-			switch size {
-			case 64 << 10:
-				res.Target = &Target{Value: 1.3}
-			case 1 << 10:
-				res.Target = &Target{Value: 2}
-			}
-			r.add(res)
-			cpuRows = append(cpuRows, Result{Group: "bulk-cpu", Name: res.Name, Unit: "MB/CPU-s", Values: per(cpu, 1)})
 		}
-		closePairs()
-		closeEps()
+		done()
 	}
 	return nil
 }
@@ -347,31 +397,46 @@ func (r *runner) echo() error {
 	if r.opts.Quick {
 		n = 1000
 	}
-	r.settings("latency: %d echo round trips of %d bytes per run (Write, Flush, read back), median of %d alternating runs, %s",
+	r.settings("latency: %d echo round trips of %d bytes per run (Write, Flush, read back; the echo server does the same), median of %d alternating runs, %s; write-through: every Write sent (crypto/tls's plain Write, Flush has nothing to do); Flush every 64 KiB: gorustls's buffered Stream and crypto/tls behind a bufio.Writer, both flushed after each message",
 		n, EchoSize, r.reps(), DefaultParams)
-	eps, closeEps, err := r.configureAll(DefaultParams)
-	if err != nil {
-		return err
-	}
-	defer closeEps()
-	pairs, closePairs, err := r.pairsFor(eps, DefaultParams)
-	if err != nil {
-		return err
-	}
-	defer closePairs()
-	vals, cpu, err := r.alternate(r.reps(), func(i int) (float64, float64, error) {
-		start := time.Now()
-		if err := pairs[i].Echo(n, EchoSize); err != nil {
-			return 0, 0, err
+	var cpuRows []Result
+	defer func() {
+		for _, c := range cpuRows {
+			r.add(c)
 		}
-		return float64(time.Since(start).Nanoseconds()) / 1e3 / float64(n), float64(n), nil
-	})
-	if err != nil {
-		return fmt.Errorf("echo: %w", err)
+	}()
+	for _, wt := range WriteModes {
+		p := DefaultParams
+		p.WriteThrough = wt
+		if err := func() error {
+			eps, closeEps, err := r.configureAll(p)
+			if err != nil {
+				return err
+			}
+			defer closeEps()
+			pairs, closePairs, err := r.pairsFor(eps, p)
+			if err != nil {
+				return err
+			}
+			defer closePairs()
+			vals, cpu, err := r.alternate(r.reps(), func(i int) (float64, float64, error) {
+				start := time.Now()
+				if err := pairs[i].Echo(n, EchoSize); err != nil {
+					return 0, 0, err
+				}
+				return float64(time.Since(start).Nanoseconds()) / 1e3 / float64(n), float64(n), nil
+			})
+			if err != nil {
+				return fmt.Errorf("echo %s: %w", p, err)
+			}
+			name := fmt.Sprintf("echo round trip, %d B messages, %s", EchoSize, WriteModeName(wt))
+			r.add(Result{Group: "latency", Name: name, Unit: "us", Values: vals, Target: &Target{Max: true, Value: 1}})
+			cpuRows = append(cpuRows, Result{Group: "latency-cpu", Name: name, Unit: "CPU us", Values: per(per(cpu, 1), 1e6)})
+			return nil
+		}(); err != nil {
+			return err
+		}
 	}
-	name := fmt.Sprintf("echo round trip, %d B messages", EchoSize)
-	r.add(Result{Group: "latency", Name: name, Unit: "us", Values: vals, Target: &Target{Max: true, Value: 1.1}})
-	r.add(Result{Group: "latency-cpu", Name: name, Unit: "CPU us", Values: per(per(cpu, 1), 1e6)})
 	return nil
 }
 
@@ -516,7 +581,7 @@ func (r *runner) memory() error {
 	if r.opts.Spawn != nil {
 		where = "in a fresh child process per stack"
 	}
-	r.settings("memory: %d idle connections (%s), both ends in one process, one byte exchanged each way; growth of RSS (/proc/self/statm: Go heap + C heap + everything), of the Go heap (runtime.MemStats HeapAlloc) and of the C heap in use (glibc mallinfo2) after GC, FreeOSMemory and, in the gorustls process, malloc_trim, divided by the %d TLS endpoints; measured %s",
+	r.settings("memory: %d idle connections (%s: a buffered crypto/tls connection would hold its bufio.Writer), both ends in one process, one byte exchanged each way; growth of RSS (/proc/self/statm: Go heap + C heap + everything), of the Go heap (runtime.MemStats HeapAlloc) and of the C heap in use (glibc mallinfo2) after GC, FreeOSMemory and, in the gorustls process, malloc_trim, divided by the %d TLS endpoints; measured %s",
 		n, DefaultParams, 2*n, where)
 	runs := make([]MemoryRun, len(r.opts.Stacks))
 	for i, s := range r.opts.Stacks {
@@ -544,7 +609,7 @@ func (r *runner) memory() error {
 		heapv[i] = m.HeapPerEndpoint() / 1024
 		cheapv[i] = m.CHeapPerEndpoint() / 1024
 	}
-	r.add(Result{Group: "memory", Name: fmt.Sprintf("idle connection, RSS (%d conns)", n), Unit: "KiB/endpoint", Values: rssv, Target: &Target{Max: true, Value: 0.5}})
+	r.add(Result{Group: "memory", Name: fmt.Sprintf("idle connection, RSS (%d conns)", n), Unit: "KiB/endpoint", Values: rssv, Target: &Target{Max: true, Value: 1}})
 	r.add(Result{Group: "memory", Name: fmt.Sprintf("idle connection, Go heap (%d conns)", n), Unit: "KiB/endpoint", Values: heapv})
 	r.add(Result{Group: "memory", Name: fmt.Sprintf("idle connection, C heap (%d conns)", n), Unit: "KiB/endpoint", Values: cheapv})
 	return nil
@@ -571,47 +636,63 @@ func (r *runner) costs() error {
 	if r.opts.Quick {
 		ops = 2048
 	}
-	r.settings("costs: %d Writes of %s (and a Flush after each %s; an operation is one Write or one Flush call) with the peer's transport drained raw, and %d Reads into a %s buffer of %s messages the peer wrote beforehand; heap allocations from runtime.MemStats.Mallocs (whole process, nothing else running) and C calls from cgo.Calls()",
+	r.settings("costs: %d Writes of %s with the peer's transport drained raw (an operation is one Write or one Flush call; write-through: no Flush; buffered: a Flush after each %s, crypto/tls behind a bufio.Writer), and %d Reads into a %s buffer of %s messages the peer wrote beforehand in batches of 32, each batch flushed (write-through: one record per message); heap allocations from runtime.MemStats.Mallocs (whole process, nothing else running) and C calls from cgo.Calls()",
 		ops, sizeName(CostMsgSize), sizeName(FlushEvery), ops, sizeName(CostMsgSize), sizeName(CostMsgSize))
-	eps, closeEps, err := r.configureAll(DefaultParams)
-	if err != nil {
-		return err
-	}
-	defer closeEps()
-	n := len(r.opts.Stacks)
-	wa, wc, ra, rc := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
-	for i, s := range r.opts.Stacks {
-		for _, read := range []bool{false, true} {
-			pr, err := NewPair(r.ctx, eps[i])
-			if err != nil {
-				return fmt.Errorf("%s: costs: %w", s.Name, err)
-			}
-			var c OpCosts
-			if read {
-				c, err = ReadCosts(pr, s.Calls, ops, CostMsgSize)
-			} else {
-				c, err = WriteCosts(pr, s.Calls, ops, CostMsgSize)
-			}
-			pr.Close()
-			if err != nil {
-				return fmt.Errorf("%s: costs: %w", s.Name, err)
-			}
-			calls := math.NaN()
-			if c.HasCalls {
-				calls = c.Calls
-			}
-			if read {
-				ra[i], rc[i] = c.Allocs, calls
-			} else {
-				wa[i], wc[i] = c.Allocs, calls
-			}
-		}
-	}
 	zero := &Target{Max: true, Value: 0, Absolute: true}
 	one := &Target{Max: true, Value: 1, Absolute: true}
-	r.add(Result{Group: "costs", Name: "allocations per Write or Flush (1 KiB)", Unit: "allocs/op", Values: wa, Target: zero})
-	r.add(Result{Group: "costs", Name: "allocations per Read (1 KiB)", Unit: "allocs/op", Values: ra, Target: zero})
-	r.add(Result{Group: "costs", Name: "C calls per Write or Flush (1 KiB)", Unit: "calls/op", Values: wc, Target: one})
-	r.add(Result{Group: "costs", Name: "C calls per Read (1 KiB)", Unit: "calls/op", Values: rc, Target: one})
+	n := len(r.opts.Stacks)
+	for _, wt := range WriteModes {
+		p := DefaultParams
+		p.WriteThrough = wt
+		eps, closeEps, err := r.configureAll(p)
+		if err != nil {
+			return err
+		}
+		wa, wc, ra, rc := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
+		for i, s := range r.opts.Stacks {
+			for _, read := range []bool{false, true} {
+				c, err := r.opCosts(eps[i], s, wt, read, ops)
+				if err != nil {
+					closeEps()
+					return fmt.Errorf("%s: costs %s: %w", s.Name, p, err)
+				}
+				calls := math.NaN()
+				if c.HasCalls {
+					calls = c.Calls
+				}
+				if read {
+					ra[i], rc[i] = c.Allocs, calls
+				} else {
+					wa[i], wc[i] = c.Allocs, calls
+				}
+			}
+		}
+		closeEps()
+		w, rd := "Write or Flush (1 KiB, Flush every 64 KiB)", "Read (1 KiB, peer flushing every 32 KiB)"
+		if wt {
+			w, rd = "Write (1 KiB, write-through)", "Read (1 KiB, peer write-through)"
+		}
+		r.add(Result{Group: "costs", Name: "allocations per " + w, Unit: "allocs/op", Values: wa, Target: zero})
+		r.add(Result{Group: "costs", Name: "allocations per " + rd, Unit: "allocs/op", Values: ra, Target: zero})
+		r.add(Result{Group: "costs", Name: "C calls per " + w, Unit: "calls/op", Values: wc, Target: one})
+		r.add(Result{Group: "costs", Name: "C calls per " + rd, Unit: "calls/op", Values: rc, Target: one})
+	}
 	return nil
+}
+
+// opCosts measures one stack's Write (or Read) costs on a fresh pair.
+func (r *runner) opCosts(ep *Endpoints, s Stack, writeThrough, read bool, ops int) (OpCosts, error) {
+	pr, err := NewPair(r.ctx, ep)
+	if err != nil {
+		return OpCosts{}, err
+	}
+	defer pr.Close()
+	if read {
+		return ReadCosts(pr, s.Calls, ops, CostMsgSize)
+	}
+	flushEvery := FlushEvery
+	if writeThrough {
+		flushEvery = 0
+	}
+	return WriteCosts(pr, s.Calls, ops, CostMsgSize, flushEvery)
 }

@@ -22,3 +22,12 @@ func readJSONLine(r io.Reader, v any) error {
 	}
 	return json.Unmarshal(line, v)
 }
+
+// readJSON reads one JSON line from a reader kept across replies.
+func readJSON(r *bufio.Reader, v any) error {
+	line, err := r.ReadBytes('\n')
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(line, v)
+}

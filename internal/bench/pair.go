@@ -10,7 +10,8 @@ import (
 )
 
 // FlushEvery is how much data the bulk workloads write between two
-// Flush calls: with 1 KiB writes, one Flush every 64 writes.
+// Flush calls (with 1 KiB writes, one Flush every 64 writes), and the size
+// of the bufio.Writer in front of a buffered crypto/tls connection.
 const FlushEvery = 64 << 10
 
 // Pair is one established connection of one stack: a client and a server
@@ -105,8 +106,9 @@ func (p *Pair) Close() {
 }
 
 // Bulk has the client write writes chunks of size bytes (calling Flush
-// after each FlushEvery bytes and at the end) while the server reads and
-// discards them; it returns once the server has read everything.
+// after each FlushEvery bytes and at the end; on write-through connections
+// those Flushes find nothing to send) while the server reads and discards
+// them; it returns once the server has read everything.
 func (p *Pair) Bulk(writes, size int) error {
 	total := int64(writes) * int64(size)
 	done := make(chan error, 1)

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"net/http"
 )
 
 // Conn is an established TLS connection as the workloads use it. Flush
@@ -25,7 +26,7 @@ const (
 	KeyRSA2048 KeyType = "RSA 2048"
 )
 
-// Params are one scenario's TLS parameters.
+// Params are one scenario's TLS parameters and how its connections write.
 type Params struct {
 	Version uint16  // tls.VersionTLS12 or tls.VersionTLS13
 	Suite   uint16  // cipher suite (IANA ID); 0 leaves the stacks' default
@@ -33,15 +34,34 @@ type Params struct {
 	// Resume lets servers issue session tickets/IDs and clients cache
 	// them. Without it, servers do not resume (full handshakes only).
 	Resume bool
+	// WriteThrough makes both ends send every Write at once (gorustls's
+	// StreamOptions.WriteThrough; crypto/tls's own Write), Flush having
+	// nothing left to send. Without it both ends gather Writes of up to
+	// FlushEvery bytes until Flush, the way a Go program batches small
+	// writes: gorustls's default buffered Stream, crypto/tls behind a
+	// bufio.Writer of FlushEvery bytes. A buffered crypto/tls connection
+	// holds that 64 KiB buffer for its whole life, so workloads that count
+	// memory or connection set-up (handshakes, idle memory) write through.
+	WriteThrough bool
 }
 
-// String describes the parameters, e.g. "TLS1.3 AES-128-GCM ECDSA P-256".
+// String describes the parameters, e.g. "TLS1.3 AES-128-GCM ECDSA P-256,
+// write-through".
 func (p Params) String() string {
 	s := VersionName(p.Version)
 	if p.Suite != 0 {
 		s += " " + SuiteName(p.Suite)
 	}
-	return s + " " + string(p.Key)
+	return s + " " + string(p.Key) + ", " + WriteModeName(p.WriteThrough)
+}
+
+// WriteModeName names a write mode as reports do: "write-through", or
+// "Flush every 64 KiB" for buffered writes.
+func WriteModeName(writeThrough bool) string {
+	if writeThrough {
+		return "write-through"
+	}
+	return "Flush every " + sizeName(FlushEvery)
 }
 
 // Endpoints make connections of one stack with one set of parameters.
@@ -66,10 +86,16 @@ type Stack struct {
 	Name string
 	// Version describes the implementation (library version).
 	Version string
-	// Configure builds the configurations for p from the shared PKI.
+	// Configure builds the configurations for p from the shared PKI. The
+	// connections it makes must honour p.WriteThrough (see Params).
 	Configure func(pki *PKI, p Params) (*Endpoints, error)
 	// Calls, if set, counts the stack's C calls (cgo) process-wide.
 	Calls func() uint64
+	// ServeHTTP, if set, serves h with the stack's HTTPS server on ln
+	// (TLS with p's version, suite and key, ALPN "h2" and "http/1.1", and
+	// session resumption when p.Resume) until stop is called; stop closes
+	// ln and every connection. The http workloads need it.
+	ServeHTTP func(pki *PKI, p Params, ln net.Listener, h http.Handler) (stop func(), err error)
 }
 
 // VersionName returns "TLS1.2" or "TLS1.3".

@@ -77,7 +77,7 @@ func Plot(rep *bench.Report) (*plot.Plot, error) {
 		labels.Labels = append(labels.Labels, text)
 	}
 	p := plot.New()
-	p.Title.Text = fmt.Sprintf("%s / %s, same run (throughput, handshakes: higher is better; latency, memory: lower is better)", rep.Stacks[0], rep.Stacks[1])
+	p.Title.Text = fmt.Sprintf("%s / %s, same run (throughput, handshakes, requests: higher is better; latency, memory, CPU per request: lower is better)", rep.Stacks[0], rep.Stacks[1])
 	p.X.Label.Text = "ratio"
 	p.X.Min, p.X.Max = 0, clip+0.9
 	for _, set := range []struct {

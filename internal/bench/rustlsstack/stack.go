@@ -3,18 +3,26 @@ package rustlsstack
 
 import (
 	"context"
+	"io"
+	"log"
 	"net"
+	"net/http"
 
 	"github.com/gorustls/gorustls/cgo"
 	"github.com/gorustls/gorustls/internal/bench"
 	"github.com/gorustls/gorustls/rustls"
+	"github.com/gorustls/gorustls/rustlshttp"
 )
 
-// Stack returns the gorustls stack: an Acceptor and a Connector with
-// default StreamOptions (buffered writes, explicit Flush) and the default
-// crypto provider.
+// Stack returns the gorustls stack: an Acceptor and a Connector with the
+// default crypto provider and default StreamOptions (buffered writes,
+// explicit Flush), or StreamOptions.WriteThrough when the scenario's
+// Params.WriteThrough asks for it.
 func Stack() bench.Stack {
-	return bench.Stack{Name: "gorustls", Version: rustls.Version(), Configure: Configure, Calls: cgo.Calls}
+	return bench.Stack{Name: "gorustls", Version: rustls.Version(), Configure: Configure, Calls: cgo.Calls,
+		ServeHTTP: func(pki *bench.PKI, p bench.Params, ln net.Listener, h http.Handler) (func(), error) {
+			return serveHTTP(pki, p, nil, ln, h)
+		}}
 }
 
 // RingAESGCMStack is Stack with rustls.RingAESGCMProvider on both ends.
@@ -31,6 +39,14 @@ func RingAESGCMStack() bench.Stack {
 			return configure(pki, p, prov)
 		},
 		Calls: cgo.Calls,
+		ServeHTTP: func(pki *bench.PKI, p bench.Params, ln net.Listener, h http.Handler) (func(), error) {
+			prov, err := rustls.RingAESGCMProvider()
+			if err != nil {
+				return nil, err
+			}
+			defer prov.Close()
+			return serveHTTP(pki, p, prov, ln, h)
+		},
 	}
 }
 
@@ -46,24 +62,61 @@ func Configure(pki *bench.PKI, p bench.Params) (*bench.Endpoints, error) {
 	return configure(pki, p, nil)
 }
 
-func configure(pki *bench.PKI, p bench.Params, prov *rustls.Provider) (*bench.Endpoints, error) {
+// serverOptions are the server side of p (ALPN protocols aside).
+func serverOptions(pki *bench.PKI, p bench.Params, prov *rustls.Provider) (rustls.ServerOptions, func(), error) {
 	leaf, err := pki.Leaf(p.Key)
 	if err != nil {
-		return nil, err
+		return rustls.ServerOptions{}, nil, err
 	}
 	ck, err := rustls.NewCertifiedKey(leaf.ChainPEM, leaf.KeyPEM)
 	if err != nil {
-		return nil, err
+		return rustls.ServerOptions{}, nil, err
 	}
-	defer ck.Close() // the configs keep their own references
 	so := rustls.ServerOptions{Certificates: []*rustls.CertifiedKey{ck}, Versions: []uint16{p.Version}, Provider: prov}
-	co := rustls.ClientOptions{RootCAs: pki.CAPEM, Versions: []uint16{p.Version}, Provider: prov}
 	if p.Suite != 0 {
 		so.CipherSuites = []uint16{p.Suite}
-		co.CipherSuites = []uint16{p.Suite}
 	}
 	if !p.Resume {
 		so.SessionStore = noStore{}
+	}
+	return so, func() { _ = ck.Close() }, nil
+}
+
+// serveHTTP serves h with rustlshttp.Server.
+func serveHTTP(pki *bench.PKI, p bench.Params, prov *rustls.Provider, ln net.Listener, h http.Handler) (func(), error) {
+	so, closeKey, err := serverOptions(pki, p, prov)
+	if err != nil {
+		return nil, err
+	}
+	defer closeKey() // the config keeps its own reference
+	so.NextProtos = []string{"h2", "http/1.1"}
+	cfg, err := rustls.NewServerConfig(so)
+	if err != nil {
+		return nil, err
+	}
+	quiet := log.New(io.Discard, "", 0)
+	srv := &rustlshttp.Server{Config: cfg, Handler: h, ErrorLog: quiet, HTTP1: &http.Server{ErrorLog: quiet}}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln)
+	}()
+	return func() {
+		_ = srv.Close()
+		<-done
+		cfg.Close()
+	}, nil
+}
+
+func configure(pki *bench.PKI, p bench.Params, prov *rustls.Provider) (*bench.Endpoints, error) {
+	so, closeKey, err := serverOptions(pki, p, prov)
+	if err != nil {
+		return nil, err
+	}
+	defer closeKey() // the configs keep their own references
+	co := rustls.ClientOptions{RootCAs: pki.CAPEM, Versions: []uint16{p.Version}, Provider: prov}
+	if p.Suite != 0 {
+		co.CipherSuites = []uint16{p.Suite}
 	}
 	scfg, err := rustls.NewServerConfig(so)
 	if err != nil {
@@ -74,8 +127,9 @@ func configure(pki *bench.PKI, p bench.Params, prov *rustls.Provider) (*bench.En
 		scfg.Close()
 		return nil, err
 	}
-	acc := rustls.NewAcceptor(scfg, rustls.StreamOptions{})
-	con := rustls.NewConnector(ccfg, rustls.StreamOptions{})
+	sopts := rustls.StreamOptions{WriteThrough: p.WriteThrough}
+	acc := rustls.NewAcceptor(scfg, sopts)
+	con := rustls.NewConnector(ccfg, sopts)
 	return &bench.Endpoints{
 		Server: func(ctx context.Context, conn net.Conn) (bench.Conn, error) {
 			s, err := acc.Accept(ctx, conn)
