@@ -30,11 +30,17 @@ type StartHandshake struct {
 	rest     []byte // ciphertext read past the ClientHello
 }
 
+// maxHelloBytes bounds the bytes ReadClientHello keeps to replay a
+// refused ClientHello (a ClientHello is at most 64 KiB
+// plus record headers).
+const maxHelloBytes = 128 << 10
+
 // ReadClientHello reads and parses the ClientHello from conn, bounded by
 // ctx (through conn's deadlines, which are cleared afterwards when ctx can
-// end). Malformed input gets an *Error (after rustls's alert is sent); a
-// peer that closes early gets one matching io.ErrUnexpectedEOF; the caller
-// keeps ownership of conn either way.
+// end). Malformed input gets an *Error, after the alert a plain rustls
+// server would send for the same bytes has been sent; a peer that closes
+// early gets one matching io.ErrUnexpectedEOF; the caller keeps ownership
+// of conn either way.
 func ReadClientHello(ctx context.Context, conn net.Conn) (*StartHandshake, error) {
 	const op = "read ClientHello"
 	if err := ctx.Err(); err != nil {
@@ -56,7 +62,10 @@ func ReadClientHello(ctx context.Context, conn net.Conn) (*StartHandshake, error
 	acc := cgo.NewAcceptor()
 	buf := make([]byte, 16<<10)
 	start, end := 0, 0
-	eof := false
+	eof, fedEOF := false, false
+	// seen holds every byte rustls consumed, up to maxHelloBytes.
+	var seen []byte
+	seenAll := true
 	for {
 		if start == end && !eof {
 			start, end = 0, 0
@@ -72,7 +81,13 @@ func ReadClientHello(ctx context.Context, conn net.Conn) (*StartHandshake, error
 				return nil, &Error{Code: CodeIO, Op: op, Err: err}
 			}
 		}
-		r := acc.Feed(buf[start:end], eof && start == end)
+		fedEOF = eof && start == end
+		r := acc.Feed(buf[start:end], fedEOF)
+		if len(seen)+r.Consumed <= maxHelloBytes {
+			seen = append(seen, buf[start:start+r.Consumed]...)
+		} else {
+			seenAll = false
+		}
 		start += r.Consumed
 		if r.Result != cgo.ResultOK {
 			acc.Free()
@@ -97,24 +112,45 @@ func ReadClientHello(ctx context.Context, conn net.Conn) (*StartHandshake, error
 				buf = make([]byte, len(buf))
 			}
 		default:
-			sendAlert(conn, alert)
+			out := drainAlert(alert)
 			alert.Free()
 			acc.Free()
+			// rustls's Acceptor answers some bad input differently from a
+			// plain rustls server (decode_error for every malformed
+			// ClientHello, nothing for a non-handshake first record):
+			// answer what a plain server answers.
+			if seenAll {
+				if nout, ncode, ok := plainServerRefusal(seen, fedEOF); ok {
+					out, code = nout, uint32(ncode)
+				}
+			}
+			writeAlert(conn, out)
 			return nil, &Error{Code: Code(code), Op: op}
 		}
 	}
 }
 
-func sendAlert(conn net.Conn, alert *cgo.Alert) {
-	if alert == nil {
+// drainAlert copies out what rustls wants sent with a refusal.
+func drainAlert(alert *cgo.Alert) []byte {
+	var out []byte
+	var b [4096]byte
+	for len(out) < 1<<16 {
+		n := alert.Drain(b[:])
+		if n == 0 {
+			break
+		}
+		out = append(out, b[:n]...)
+	}
+	return out
+}
+
+func writeAlert(conn net.Conn, b []byte) {
+	if len(b) == 0 {
 		return
 	}
-	var b [64]byte
-	if n := alert.Drain(b[:]); n > 0 {
-		_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
-		_, _ = conn.Write(b[:n])
-		_ = conn.SetWriteDeadline(time.Time{})
-	}
+	_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
+	_, _ = conn.Write(b)
+	_ = conn.SetWriteDeadline(time.Time{})
 }
 
 // ClientHello returns the parsed ClientHello.
@@ -148,8 +184,10 @@ func (h *StartHandshake) IntoStream(ctx context.Context, cfg *ServerConfig, opts
 		return conn, err
 	})
 	if err != nil {
-		sendAlert(h.conn, alert)
+		out := drainAlert(alert)
 		alert.Free()
+		out, err = noCommonParameters(out, err)
+		writeAlert(h.conn, out)
 		return nil, err
 	}
 	alert.Free()
