@@ -11,12 +11,35 @@ import (
 )
 
 // ClientHello is what the ClientHello path shows the caller before a server
-// config is chosen.
+// config is chosen. ServerName, ALPN, CipherSuites and SignatureSchemes are
+// rustls's reading of the ClientHello; the other lists are read by gorustls
+// from the same bytes (nil when the client left the extension out).
 type ClientHello struct {
-	ServerName       string   // SNI; empty when the client sent none
+	ServerName       string   // SNI, as rustls normalizes it; empty when the client sent none
 	ALPN             []string // offered ALPN protocols, in the client's order
 	CipherSuites     []uint16 // offered cipher suites (IANA IDs)
 	SignatureSchemes []uint16 // offered signature schemes
+	// SupportedVersions are the offered TLS versions: the
+	// supported_versions extension, or without one legacy_version and
+	// every older version down to TLS 1.0 (as crypto/tls reports them).
+	SupportedVersions []uint16
+	SupportedGroups   []uint16 // supported_groups (crypto/tls's SupportedCurves)
+	SupportedPoints   []uint8  // ec_point_formats
+	Extensions        []uint16 // extension types, in the client's order
+
+	conn net.Conn
+	ctx  context.Context
+}
+
+// Conn returns the transport the ClientHello came on.
+func (h *ClientHello) Conn() net.Conn { return h.conn }
+
+// Context returns the context bounding this handshake (never nil).
+func (h *ClientHello) Context() context.Context {
+	if h.ctx == nil {
+		return context.Background()
+	}
+	return h.ctx
 }
 
 // StartHandshake is a connection whose ClientHello has been read but whose
@@ -30,11 +53,17 @@ type StartHandshake struct {
 	rest     []byte // ciphertext read past the ClientHello
 }
 
+// maxHelloBytes bounds the bytes ReadClientHello keeps to parse the
+// ClientHello and to replay a refused one (a ClientHello is at most 64 KiB
+// plus record headers).
+const maxHelloBytes = 128 << 10
+
 // ReadClientHello reads and parses the ClientHello from conn, bounded by
 // ctx (through conn's deadlines, which are cleared afterwards when ctx can
-// end). Malformed input gets an *Error (after rustls's alert is sent); a
-// peer that closes early gets one matching io.ErrUnexpectedEOF; the caller
-// keeps ownership of conn either way.
+// end). Malformed input gets an *Error, after the alert a plain rustls
+// server would send for the same bytes has been sent; a peer that closes
+// early gets one matching io.ErrUnexpectedEOF; the caller keeps ownership
+// of conn either way.
 func ReadClientHello(ctx context.Context, conn net.Conn) (*StartHandshake, error) {
 	const op = "read ClientHello"
 	if err := ctx.Err(); err != nil {
@@ -56,7 +85,10 @@ func ReadClientHello(ctx context.Context, conn net.Conn) (*StartHandshake, error
 	acc := cgo.NewAcceptor()
 	buf := make([]byte, 16<<10)
 	start, end := 0, 0
-	eof := false
+	eof, fedEOF := false, false
+	// seen holds every byte rustls consumed, up to maxHelloBytes.
+	var seen []byte
+	seenAll := true
 	for {
 		if start == end && !eof {
 			start, end = 0, 0
@@ -72,7 +104,13 @@ func ReadClientHello(ctx context.Context, conn net.Conn) (*StartHandshake, error
 				return nil, &Error{Code: CodeIO, Op: op, Err: err}
 			}
 		}
-		r := acc.Feed(buf[start:end], eof && start == end)
+		fedEOF = eof && start == end
+		r := acc.Feed(buf[start:end], fedEOF)
+		if len(seen)+r.Consumed <= maxHelloBytes {
+			seen = append(seen, buf[start:start+r.Consumed]...)
+		} else {
+			seenAll = false
+		}
 		start += r.Consumed
 		if r.Result != cgo.ResultOK {
 			acc.Free()
@@ -84,6 +122,13 @@ func ReadClientHello(ctx context.Context, conn net.Conn) (*StartHandshake, error
 			alert.Free()
 			h := &StartHandshake{conn: conn, acc: acc, accepted: accepted}
 			h.hello.ServerName, h.hello.ALPN, h.hello.CipherSuites, h.hello.SignatureSchemes = accepted.Hello()
+			h.hello.conn, h.hello.ctx = conn, ctx
+			if f, ok := parseClientHello(seen); ok {
+				h.hello.SupportedVersions = f.offeredVersions()
+				h.hello.SupportedGroups = f.groups
+				h.hello.SupportedPoints = f.points
+				h.hello.Extensions = f.exts
+			}
 			if start < end {
 				h.rest = append([]byte(nil), buf[start:end]...)
 			}
@@ -97,24 +142,45 @@ func ReadClientHello(ctx context.Context, conn net.Conn) (*StartHandshake, error
 				buf = make([]byte, len(buf))
 			}
 		default:
-			sendAlert(conn, alert)
+			out := drainAlert(alert)
 			alert.Free()
 			acc.Free()
+			// rustls's Acceptor answers some bad input differently from a
+			// plain rustls server (decode_error for every malformed
+			// ClientHello, nothing for a non-handshake first record):
+			// answer what a plain server answers.
+			if seenAll {
+				if nout, ncode, ok := plainServerRefusal(seen, fedEOF); ok {
+					out, code = nout, uint32(ncode)
+				}
+			}
+			writeAlert(conn, out)
 			return nil, &Error{Code: Code(code), Op: op}
 		}
 	}
 }
 
-func sendAlert(conn net.Conn, alert *cgo.Alert) {
-	if alert == nil {
+// drainAlert copies out what rustls wants sent with a refusal.
+func drainAlert(alert *cgo.Alert) []byte {
+	var out []byte
+	var b [4096]byte
+	for len(out) < 1<<16 {
+		n := alert.Drain(b[:])
+		if n == 0 {
+			break
+		}
+		out = append(out, b[:n]...)
+	}
+	return out
+}
+
+func writeAlert(conn net.Conn, b []byte) {
+	if len(b) == 0 {
 		return
 	}
-	var b [64]byte
-	if n := alert.Drain(b[:]); n > 0 {
-		_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
-		_, _ = conn.Write(b[:n])
-		_ = conn.SetWriteDeadline(time.Time{})
-	}
+	_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
+	_, _ = conn.Write(b)
+	_ = conn.SetWriteDeadline(time.Time{})
 }
 
 // ClientHello returns the parsed ClientHello.
@@ -148,8 +214,10 @@ func (h *StartHandshake) IntoStream(ctx context.Context, cfg *ServerConfig, opts
 		return conn, err
 	})
 	if err != nil {
-		sendAlert(h.conn, alert)
+		out := drainAlert(alert)
 		alert.Free()
+		out, err = noCommonParameters(out, err)
+		writeAlert(h.conn, out)
 		return nil, err
 	}
 	alert.Free()
@@ -183,6 +251,7 @@ func (h *StartHandshake) Abandon() { h.free() }
 const (
 	AlertHandshakeFailure      uint8 = 40
 	AlertAccessDenied          uint8 = 49
+	AlertInternalError         uint8 = 80
 	AlertUnrecognizedName      uint8 = 112
 	AlertNoApplicationProtocol uint8 = 120
 )
@@ -193,7 +262,12 @@ const (
 type LazyAcceptor struct {
 	// Choose returns the config for this ClientHello. Returning a nil
 	// config and an error refuses the connection with
-	// AlertUnrecognizedName (or the alert of a *RefuseError).
+	// AlertUnrecognizedName (or the alert of a *RefuseError). It runs on
+	// the accepting goroutine, once per connection, possibly for many
+	// connections at once. A panic in it refuses that connection with
+	// AlertInternalError and a *RefuseError wrapping an *Error that names
+	// Choose and the panic value (logged to Options.Logger when set);
+	// other connections are not affected.
 	Choose func(*ClientHello) (*ServerConfig, error)
 	// Options apply to every Stream.
 	Options StreamOptions
@@ -204,10 +278,14 @@ type LazyAcceptor struct {
 type RefuseError struct {
 	Alert  uint8
 	Reason string
+	Err    error // the cause, if any (for errors.Is and errors.As)
 }
 
 // Error describes the refusal.
 func (e *RefuseError) Error() string { return "rustls: connection refused: " + e.Reason }
+
+// Unwrap returns the cause.
+func (e *RefuseError) Unwrap() error { return e.Err }
 
 // Accept reads the ClientHello, asks Choose for a config and completes the
 // handshake, all bounded by ctx. On failure conn is closed.
@@ -225,7 +303,14 @@ func (l *LazyAcceptor) AcceptFallible(ctx context.Context, conn net.Conn) (*Stre
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := l.Choose(h.ClientHello())
+	var cfg *ServerConfig
+	err = protect("LazyAcceptor.Choose", l.Options.Logger, conn, func() (err error) {
+		cfg, err = l.Choose(h.ClientHello())
+		return err
+	})
+	if err != nil && isCallbackPanic(err) && !errors.As(err, new(*RefuseError)) {
+		err = &RefuseError{Alert: AlertInternalError, Reason: err.Error(), Err: err}
+	}
 	if err != nil || cfg == nil {
 		alert := AlertUnrecognizedName
 		var re *RefuseError

@@ -363,22 +363,49 @@ func TestServerConfigCipherSuites(t *testing.T) {
 	})
 }
 
-func TestServerConfigIgnoreClientOrder(t *testing.T) {
+func TestServerConfigCipherOrder(t *testing.T) {
 	// The client prefers AES-128, the server AES-256.
 	ccfg := clientConfig(t, func(o *ClientOptions) {
 		o.CipherSuites = []uint16{tls.TLS_AES_128_GCM_SHA256, tls.TLS_AES_256_GCM_SHA384}
 	})
 	serverOrder := []uint16{tls.TLS_AES_256_GCM_SHA384, tls.TLS_AES_128_GCM_SHA256}
-	for _, ignore := range []bool{false, true} {
-		scfg := serverConfig(t, func(o *ServerOptions) { o.CipherSuites = serverOrder; o.IgnoreClientOrder = ignore })
+	for _, tc := range []struct {
+		name string
+		mod  func(*ServerOptions)
+		want uint16
+	}{
+		{"default: the server's order", func(*ServerOptions) {}, tls.TLS_AES_256_GCM_SHA384},
+		{"deprecated IgnoreClientOrder", func(o *ServerOptions) { o.IgnoreClientOrder = true }, tls.TLS_AES_256_GCM_SHA384},
+		{"PreferClientCipherOrder", func(o *ServerOptions) { o.PreferClientCipherOrder = true }, tls.TLS_AES_128_GCM_SHA256},
+	} {
+		scfg := serverConfig(t, func(o *ServerOptions) { o.CipherSuites = serverOrder; tc.mod(o) })
 		c, s := mustPair(t, scfg, ccfg)
-		want := tls.TLS_AES_128_GCM_SHA256
-		if ignore {
-			want = tls.TLS_AES_256_GCM_SHA384
-		}
-		assert.Equal(t, want, c.ConnectionState().CipherSuite, "IgnoreClientOrder=%v", ignore)
-		assert.Equal(t, want, s.ConnectionState().CipherSuite, "IgnoreClientOrder=%v", ignore)
+		assert.Equal(t, tc.want, c.ConnectionState().CipherSuite, tc.name)
+		assert.Equal(t, tc.want, s.ConnectionState().CipherSuite, tc.name)
 	}
+	_, srv, _ := pki(t)
+	_, err := NewServerConfig(ServerOptions{Certificates: []*CertifiedKey{srv.certifiedKey(t)},
+		IgnoreClientOrder: true, PreferClientCipherOrder: true})
+	assert.ErrorIs(t, err, ErrInvalidInput)
+}
+
+// TestServerDefaultCipherOrderTLS12: with the default provider order, a
+// TLS 1.2 client gets the server's first choice whichever order it lists
+// the suites in, which is how TLS scanners test for a server order.
+func TestServerDefaultCipherOrderTLS12(t *testing.T) {
+	scfg := serverConfig(t, nil)
+	fwd := []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384}
+	rev := []uint16{fwd[2], fwd[1], fwd[0]}
+	for _, list := range [][]uint16{fwd, rev} {
+		ccfg := clientConfig(t, func(o *ClientOptions) { o.Versions = []uint16{VersionTLS12}; o.CipherSuites = list })
+		c, s := mustPair(t, scfg, ccfg)
+		assert.Equal(t, tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, c.ConnectionState().CipherSuite, "client order %x", list)
+		assert.Equal(t, tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, s.ConnectionState().CipherSuite, "client order %x", list)
+	}
+	// crypto/tls clients list AES-128-GCM first.
+	r := goClientToServer(t, scfg, goTLSClientConfig(t))
+	require.NoError(t, r.clientErr)
+	assert.Equal(t, tls.TLS_AES_256_GCM_SHA384, r.state.CipherSuite)
 }
 
 // codeAlertAccessDenied is rustls-ffi's code for a received access_denied.

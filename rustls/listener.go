@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -101,6 +102,13 @@ func (l *Listener) Close() error { return l.inner.Close() }
 // Addr returns the transport listener's address.
 func (l *Listener) Addr() net.Addr { return l.inner.Addr() }
 
+// Defaults for a LazyListener's bounds (see LazyListener.MaxHandshakes and
+// LazyListener.MaxReady).
+const (
+	DefaultMaxHandshakes = 256
+	DefaultMaxReady      = 64
+)
+
 // LazyListener is a net.Listener whose server config is chosen per
 // connection from the ClientHello by a LazyAcceptor (SNI certificates, ALPN
 // routing). Choosing needs the ClientHello, so each connection's handshake
@@ -108,6 +116,16 @@ func (l *Listener) Addr() net.Addr { return l.inner.Addr() }
 // Accept returns connections whose handshake has completed: a slow or
 // silent client never blocks Accept or other clients. Connections whose
 // handshake fails are closed and reported to ErrorLog, if set.
+//
+// The listener holds a bounded number of connections: at most
+// MaxHandshakes are handshaking (or handshaken and waiting for room in the
+// queue), and at most MaxReady handshaken ones wait for Accept. While both
+// are full it stops taking connections from the inner listener, so new
+// clients wait in the kernel's listen backlog (and are refused once that is
+// full) instead of growing goroutines, sockets and rustls state: an
+// application that calls Accept slowly slows the clients down, as a plain
+// net.Listener does. Each bound holds one goroutine, one socket and one
+// rustls connection at most.
 type LazyListener struct {
 	inner   net.Listener
 	la      *LazyAcceptor
@@ -115,9 +133,19 @@ type LazyListener struct {
 	// ErrorLog, if set before the first Accept, receives each failed
 	// handshake with the peer's address.
 	ErrorLog func(remote net.Addr, err error)
+	// MaxHandshakes, if set before the first Accept, bounds the connections
+	// taken from the inner listener and not yet queued for Accept: those
+	// handshaking and those handshaken while the queue is full
+	// (0: DefaultMaxHandshakes). A silent client holds its place for up to
+	// the handshake timeout.
+	MaxHandshakes int
+	// MaxReady, if set before the first Accept, bounds the handshaken
+	// connections waiting for Accept (0: DefaultMaxReady).
+	MaxReady int
 
 	once    sync.Once
-	ready   chan *Stream
+	slots   chan struct{} // one per connection held before the queue
+	ready   chan *Stream  // handshaken connections waiting for Accept
 	done    chan struct{}
 	errMu   sync.Mutex
 	err     error
@@ -135,39 +163,68 @@ func NewLazyListener(inner net.Listener, la *LazyAcceptor) *LazyListener {
 	cp := &LazyAcceptor{Choose: la.Choose, Options: opts}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &LazyListener{inner: inner, la: cp, timeout: opts.HandshakeTimeout,
-		ready: make(chan *Stream), done: make(chan struct{}), ctx: ctx, cancel: cancel}
+		done: make(chan struct{}), ctx: ctx, cancel: cancel}
 }
 
 func (l *LazyListener) start() {
-	go func() {
-		defer close(l.done)
-		var backoff time.Duration
-		for {
-			c, err := l.inner.Accept()
-			if err != nil {
-				var ne net.Error
-				if errors.As(err, &ne) && ne.Timeout() && l.ctx.Err() == nil {
-					backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-					time.Sleep(backoff)
-					continue
-				}
-				l.errMu.Lock()
-				l.err = err
-				l.errMu.Unlock()
-				return
-			}
-			backoff = 0
-			l.wg.Add(1)
-			go l.handshake(c)
+	maxHS, maxReady := l.MaxHandshakes, l.MaxReady
+	if maxHS <= 0 {
+		maxHS = DefaultMaxHandshakes
+	}
+	if maxReady <= 0 {
+		maxReady = DefaultMaxReady
+	}
+	l.slots = make(chan struct{}, maxHS)
+	l.ready = make(chan *Stream, maxReady)
+	go l.acceptLoop()
+}
+
+func (l *LazyListener) acceptLoop() {
+	defer close(l.done)
+	var backoff time.Duration
+	for {
+		// Take a place before taking a connection: with every place
+		// held, connections stay in the kernel's backlog.
+		select {
+		case l.slots <- struct{}{}:
+		case <-l.ctx.Done():
+			return
 		}
-	}()
+		c, err := l.inner.Accept()
+		if err != nil {
+			<-l.slots
+			if retryAccept(err) && l.ctx.Err() == nil {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				select {
+				case <-time.After(backoff):
+				case <-l.ctx.Done():
+				}
+				continue
+			}
+			l.errMu.Lock()
+			l.err = err
+			l.errMu.Unlock()
+			return
+		}
+		backoff = 0
+		l.wg.Add(1)
+		go l.handshake(c)
+	}
+}
+
+// retryAccept reports whether an Accept error passes (as net/http's
+// server treats it): a timeout, or too many open files.
+func retryAccept(err error) bool {
+	var ne net.Error
+	return (errors.As(err, &ne) && ne.Timeout()) || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
 }
 
 func (l *LazyListener) handshake(c net.Conn) {
 	defer l.wg.Done()
+	defer func() { <-l.slots }()
 	ctx, cancel := context.WithTimeout(l.ctx, l.timeout)
-	defer cancel()
 	s, err := l.la.Accept(ctx, c)
+	cancel()
 	if err != nil {
 		if l.ErrorLog != nil {
 			l.ErrorLog(c.RemoteAddr(), err)
@@ -191,13 +248,13 @@ func (l *LazyListener) AcceptStream() (*Stream, error) {
 	l.once.Do(l.start)
 	select {
 	case s := <-l.ready:
-		return s, nil
+		return l.handOut(s)
 	case <-l.ctx.Done():
 		return nil, net.ErrClosed
 	case <-l.done:
 		select {
 		case s := <-l.ready:
-			return s, nil
+			return l.handOut(s)
 		default:
 		}
 		l.errMu.Lock()
@@ -209,8 +266,18 @@ func (l *LazyListener) AcceptStream() (*Stream, error) {
 	}
 }
 
-// Close closes the transport listener and aborts the handshakes in
-// progress.
+// handOut gives s to the caller unless the listener is closed.
+func (l *LazyListener) handOut(s *Stream) (*Stream, error) {
+	if l.ctx.Err() != nil {
+		_ = s.Close()
+		return nil, net.ErrClosed
+	}
+	return s, nil
+}
+
+// Close closes the transport listener, aborts the handshakes in progress
+// and closes the handshaken connections not yet accepted. It returns once
+// every goroutine of the listener has ended.
 func (l *LazyListener) Close() error {
 	var err error
 	l.closeMu.Do(func() {
@@ -221,6 +288,14 @@ func (l *LazyListener) Close() error {
 		l.once.Do(func() { close(l.done) })
 		<-l.done
 		l.wg.Wait()
+		for l.ready != nil {
+			select {
+			case s := <-l.ready:
+				_ = s.Close()
+			default:
+				return
+			}
+		}
 	})
 	return err
 }

@@ -105,8 +105,19 @@ type ServerOptions struct {
 	// provider does not offer is an error, and at least one suite must be
 	// usable with Versions.
 	CipherSuites []uint16
-	// IgnoreClientOrder makes the server choose the cipher suite by its
-	// own order of preference instead of the client's.
+	// PreferClientCipherOrder makes the server take the first suite in
+	// the client's list that it supports. By default the server takes the
+	// first suite in its own order that the client offers, in TLS 1.2 and
+	// TLS 1.3 alike: the order of CipherSuites, or else the provider's
+	// (for the default provider AES-256-GCM, AES-128-GCM, then
+	// ChaCha20-Poly1305). TLS scanners rate a server without an order of
+	// its own as a HIGH finding; see docs/security.md, "Cipher-suite
+	// order".
+	PreferClientCipherOrder bool
+	// IgnoreClientOrder asked for the server's order, now the default.
+	//
+	// Deprecated: the server's order is the default, so this changes
+	// nothing; it may not be combined with PreferClientCipherOrder.
 	IgnoreClientOrder bool
 
 	// KeyLogWriter receives TLS secrets in NSS key log format (what
@@ -172,7 +183,10 @@ func NewServerConfig(o ServerOptions) (*ServerConfig, error) {
 	if len(o.Certificates) == 0 && o.GetCertificate == nil {
 		return nil, inputErr(op, "no Certificates and no GetCertificate: a server needs a certificate")
 	}
-	spec := &cgo.ServerSpec{KeylogSlot: -1, IgnoreClientOrder: o.IgnoreClientOrder, KeylogFile: o.KeyLogFromEnv}
+	if o.IgnoreClientOrder && o.PreferClientCipherOrder {
+		return nil, inputErr(op, "IgnoreClientOrder (deprecated: the server's order is the default) contradicts PreferClientCipherOrder")
+	}
+	spec := &cgo.ServerSpec{KeylogSlot: -1, IgnoreClientOrder: !o.PreferClientCipherOrder, KeylogFile: o.KeyLogFromEnv}
 	for i, k := range o.Certificates {
 		// The build hands the C keys to rustls, which takes its own
 		// references; ours keep them alive until then, whatever another

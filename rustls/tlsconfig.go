@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 )
@@ -261,8 +262,13 @@ func serverOptionsFromTLS(c *tls.Config, x *FromTLSOptions) (ServerOptions, erro
 // ServerConfigFromTLS builds a server config from a crypto/tls server
 // config (see FromTLSOptions for what is carried over). GetCertificate is
 // served through rustls's certificate callback with a *tls.ClientHelloInfo
-// holding ServerName, SupportedProtos and SignatureSchemes; converted
-// certificates are cached per *tls.Certificate. GetConfigForClient needs
+// holding ServerName, SupportedProtos and SignatureSchemes and a non-nil
+// Context(). rustls-ffi's certificate callback shows nothing more of the
+// ClientHello and no transport: Conn is nil and SupportedVersions,
+// SupportedCurves and SupportedPoints are empty, so SupportsCertificate
+// reports no mutually supported version; LazyAcceptorFromTLS fills them
+// all. A panic in GetCertificate fails the handshake with an error naming
+// it. Converted certificates are cached per *tls.Certificate. GetConfigForClient needs
 // the ClientHello path: use LazyAcceptorFromTLS. x may be nil.
 func ServerConfigFromTLS(c *tls.Config, x *FromTLSOptions) (*ServerConfig, error) {
 	if c == nil {
@@ -291,15 +297,25 @@ func ServerConfigFromTLS(c *tls.Config, x *FromTLSOptions) (*ServerConfig, error
 	// key type.
 	if c.GetCertificate != nil || len(c.Certificates) > 1 {
 		get, certs := c.GetCertificate, c.Certificates
+		var logger *slog.Logger
+		if x != nil {
+			logger = x.Options.Logger
+		}
 		o.GetCertificate = func(h *ClientHelloInfo) (*CertifiedKey, error) {
 			var cert *tls.Certificate
 			if get != nil {
-				info := &tls.ClientHelloInfo{ServerName: h.ServerName, SupportedProtos: h.SupportedProtos, CipherSuites: h.CipherSuites}
-				for _, s := range h.SignatureSchemes {
-					info.SignatureSchemes = append(info.SignatureSchemes, tls.SignatureScheme(s))
-				}
+				// rustls-ffi's certificate callback gives no transport:
+				// Conn stays nil and Context() is not the handshake's.
+				hello := &ClientHello{ServerName: h.ServerName, ALPN: h.SupportedProtos,
+					CipherSuites: h.CipherSuites, SignatureSchemes: h.SignatureSchemes}
 				var err error
-				if cert, err = get(info); err != nil {
+				withClientHelloInfo(hello, c, func(info *tls.ClientHelloInfo) {
+					err = protect("tls.Config.GetCertificate", logger, nil, func() (err error) {
+						cert, err = get(info)
+						return err
+					})
+				})
+				if err != nil {
 					return nil, err
 				}
 			}
@@ -319,11 +335,21 @@ func ServerConfigFromTLS(c *tls.Config, x *FromTLSOptions) (*ServerConfig, error
 // ClientHello path: per connection it calls GetConfigForClient (when set)
 // and then GetCertificate, or picks from Certificates the first whose leaf
 // is valid for the SNI name (the first one otherwise), as crypto/tls does.
-// Each is called with a *tls.ClientHelloInfo built from the ClientHello
-// (ServerName, SupportedProtos, CipherSuites, SignatureSchemes, Conn).
+//
+// Each callback gets a *tls.ClientHelloInfo filled as crypto/tls fills it:
+// ServerName, CipherSuites, SignatureSchemes, SupportedProtos,
+// SupportedVersions, SupportedCurves, SupportedPoints, Extensions, Conn
+// (the transport passed to Accept), a non-nil Context() (a child of the
+// handshake's context, cancelled when the callback returns) and the config
+// whose callback runs, so SupportsCertificate answers as under crypto/tls.
+// HelloRetryRequest is always false: the callbacks run once, on the first
+// ClientHello.
+//
 // Converted configs are cached per (*tls.Config, *tls.Certificate) pair.
 // An error from a callback refuses the connection with a handshake_failure
-// alert. x may be nil.
+// alert; a panic in one refuses it with internal_error and an error naming
+// the callback and the panic value (logged to x.Options.Logger when set),
+// and later connections are served as usual. x may be nil.
 func LazyAcceptorFromTLS(c *tls.Config, x *FromTLSOptions) (*LazyAcceptor, error) {
 	if c == nil {
 		return nil, inputErr(fromTLSOp, "nil tls.Config")
@@ -346,6 +372,15 @@ type lazyKey struct {
 	cert *tls.Certificate
 }
 
+// callbackRefusal refuses a connection whose callback failed: a panic
+// with internal_error, an error with handshake_failure.
+func callbackRefusal(name string, err error) *RefuseError {
+	if isCallbackPanic(err) {
+		return &RefuseError{Alert: AlertInternalError, Reason: err.Error(), Err: err}
+	}
+	return &RefuseError{Alert: AlertHandshakeFailure, Reason: name + ": " + err.Error(), Err: err}
+}
+
 type lazyFromTLS struct {
 	base *tls.Config
 	x    *FromTLSOptions
@@ -354,27 +389,36 @@ type lazyFromTLS struct {
 }
 
 func (lz *lazyFromTLS) choose(h *ClientHello) (*ServerConfig, error) {
-	info := &tls.ClientHelloInfo{ServerName: h.ServerName, SupportedProtos: h.ALPN, CipherSuites: h.CipherSuites}
-	for _, s := range h.SignatureSchemes {
-		info.SignatureSchemes = append(info.SignatureSchemes, tls.SignatureScheme(s))
-	}
+	logger := lz.x.Options.Logger
 	cfg := lz.base
-	if cfg.GetConfigForClient != nil {
-		c, err := cfg.GetConfigForClient(info)
+	if get := cfg.GetConfigForClient; get != nil {
+		var next *tls.Config
+		var err error
+		withClientHelloInfo(h, cfg, func(info *tls.ClientHelloInfo) {
+			err = protect("tls.Config.GetConfigForClient", logger, h.conn, func() (err error) {
+				next, err = get(info)
+				return err
+			})
+		})
 		if err != nil {
-			return nil, &RefuseError{Alert: AlertHandshakeFailure, Reason: "GetConfigForClient: " + err.Error()}
+			return nil, callbackRefusal("GetConfigForClient", err)
 		}
-		if c != nil {
-			cfg = c
+		if next != nil {
+			cfg = next
 		}
 	}
 	var cert *tls.Certificate
-	if cfg.GetCertificate != nil {
-		c, err := cfg.GetCertificate(info)
+	if get := cfg.GetCertificate; get != nil {
+		var err error
+		withClientHelloInfo(h, cfg, func(info *tls.ClientHelloInfo) {
+			err = protect("tls.Config.GetCertificate", logger, h.conn, func() (err error) {
+				cert, err = get(info)
+				return err
+			})
+		})
 		if err != nil {
-			return nil, &RefuseError{Alert: AlertHandshakeFailure, Reason: "GetCertificate: " + err.Error()}
+			return nil, callbackRefusal("GetCertificate", err)
 		}
-		cert = c
 	}
 	if cert == nil {
 		cert = pickCertificate(cfg.Certificates, h.ServerName, h.SignatureSchemes)
