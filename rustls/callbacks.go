@@ -20,6 +20,7 @@ type connCallbacks struct {
 
 	mu        sync.Mutex
 	verifyErr error         // why the custom verifier refused, for the handshake error
+	ocsp      []byte        // the staple the custom verifier accepted (ConnectionState)
 	certErr   error         // why GetCertificate refused
 	picked    *CertifiedKey // keeps the key GetCertificate returned alive
 }
@@ -37,6 +38,9 @@ func (cb *connCallbacks) VerifyServerCert(ee []byte, inter [][]byte, name string
 		cb.mu.Unlock()
 		return cgo.ResultCertAppFailure
 	}
+	cb.mu.Lock()
+	cb.ocsp = ocsp
+	cb.mu.Unlock()
 	return cgo.ResultOK
 }
 

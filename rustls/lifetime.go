@@ -17,6 +17,7 @@ type configLife struct {
 	slot    int
 	closed  bool
 	streams int
+	peer    *peerCheck // how streams report and check the peer (peer_check.go)
 }
 
 func newConfigLife(free func(), slot int) *configLife {
