@@ -213,10 +213,10 @@ func checkResumedClient(auth ClientAuth, certs []*x509.Certificate, now time.Tim
 	switch leaf := certs[0]; {
 	case now.After(leaf.NotAfter):
 		return &Error{Code: CodeCertExpired, Op: op,
-			Detail: "the client certificate of the resumed session expired at " + leaf.NotAfter.UTC().Format(time.RFC3339)}
+			Detail: "the client certificate of the resumed session expired at " + leaf.NotAfter.UTC().Format(time.RFC3339), peer: certs}
 	case now.Before(leaf.NotBefore):
 		return &Error{Code: CodeCertNotYetValid, Op: op,
-			Detail: "the client certificate of the resumed session is not valid before " + leaf.NotBefore.UTC().Format(time.RFC3339)}
+			Detail: "the client certificate of the resumed session is not valid before " + leaf.NotBefore.UTC().Format(time.RFC3339), peer: certs}
 	}
 	return nil
 }
