@@ -1,6 +1,7 @@
 package rustls
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -71,11 +72,19 @@ func (c *chainSource) verifiedChains() [][]*x509.Certificate {
 		if c.check.roots != nil {
 			opts.Roots = c.check.roots()
 		}
-		if len(c.certs) > 1 {
-			opts.Intermediates = x509.NewCertPool()
-			for _, ic := range c.certs[1:] {
-				opts.Intermediates.AddCert(ic)
+		for _, ic := range c.certs[1:] {
+			// A self-issued certificate (subject = issuer), usually a
+			// root the peer sent along, is left out: as an intermediate
+			// it costs crypto/x509 one more signature check per
+			// connection. (A key-rollover chain through a self-issued
+			// certificate gets no VerifiedChains: nil, never a wrong one.)
+			if bytes.Equal(ic.RawSubject, ic.RawIssuer) {
+				continue
 			}
+			if opts.Intermediates == nil {
+				opts.Intermediates = x509.NewCertPool()
+			}
+			opts.Intermediates.AddCert(ic)
 		}
 		if chains, err := c.certs[0].Verify(opts); err == nil {
 			c.chains = chains
