@@ -48,6 +48,8 @@ type ClientOptions struct {
 	// DangerousVerifyPeerCertificate replaces all certificate verification
 	// with this function. Named so nobody uses it by accident: a function
 	// that does not verify leaves the connection open to interception.
+	// Streams then report no VerifiedChains, and their OCSPResponse is the
+	// staple this function accepted (the only way rustls-ffi hands it out).
 	DangerousVerifyPeerCertificate PeerVerifier
 	// VerifyConnection, if set, runs at the end of every handshake, full
 	// or resumed, AFTER rustls's own verification of the server succeeded

@@ -87,7 +87,11 @@ var (
 	ErrProtocol = errors.New("rustls: protocol error")
 )
 
-// Error is a failure reported by rustls or by gorustls around it.
+// Error is a failure reported by rustls or by gorustls around it. Besides
+// the classes (Is) and the cause (Unwrap), errors.As finds in it the
+// crypto/tls and crypto/x509 error types that apply (tls.AlertError,
+// *tls.CertificateVerificationError, x509.UnknownAuthorityError,
+// x509.CertificateInvalidError; see As).
 type Error struct {
 	Code   Code   // rustls-ffi result code
 	Op     string // what was being done: "handshake", "build server config", ...
