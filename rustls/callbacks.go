@@ -62,6 +62,7 @@ type connCallbacks struct {
 	mu        sync.Mutex
 	verifyErr error       // why the custom verifier refused, for the handshake error
 	certErr   error       // why no certificate was selected
+	ocsp      []byte      // the staple the custom verifier accepted (ConnectionState)
 	panicErr  *PanicError // the first user callback that panicked
 	// picked holds a reference to each key handed to rustls from
 	// GetCertificate: rustls-ffi only borrows the pointer while it copies
@@ -111,6 +112,9 @@ func (cb *connCallbacks) VerifyServerCert(ee []byte, inter [][]byte, name string
 		cb.mu.Unlock()
 		return cgo.ResultCertAppFailure
 	}
+	cb.mu.Lock()
+	cb.ocsp = ocsp
+	cb.mu.Unlock()
 	return cgo.ResultOK
 }
 

@@ -1,6 +1,8 @@
 package rustls
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"runtime"
 	"sync"
@@ -48,7 +50,26 @@ type ClientOptions struct {
 	// DangerousVerifyPeerCertificate replaces all certificate verification
 	// with this function. Named so nobody uses it by accident: a function
 	// that does not verify leaves the connection open to interception.
+	// Streams then report no VerifiedChains, and their OCSPResponse is the
+	// staple this function accepted (the only way rustls-ffi hands it out).
 	DangerousVerifyPeerCertificate PeerVerifier
+	// VerifyConnection, if set, runs at the end of every handshake, full
+	// or resumed, AFTER rustls's own verification of the server succeeded
+	// (it is an extra check, never a replacement), with the connection's
+	// state as ConnectionState reports it: PeerCertificates,
+	// VerifiedChains (nil under DangerousVerifyPeerCertificate), ALPN,
+	// version and so on. Use it for identity checks beyond the server name,
+	// such as a SPIFFE ID in the leaf's URI SANs. A non-nil error fails the
+	// handshake with an *Error (CodeCertApplicationFailure, ErrCertificate)
+	// that wraps it, before the client's last flight is sent, so no
+	// application data flows; the server then sees its handshake (or its
+	// first read) fail, without an alert (rustls-ffi cannot send one on
+	// our behalf). A panic fails the handshake with an error naming
+	// VerifyConnection. It runs on the handshaking goroutine and must be
+	// safe for concurrent use. Like crypto/tls's VerifyConnection, it runs
+	// on resumed connections too (their PeerCertificates are those
+	// verified when the session was made).
+	VerifyConnection func(tls.ConnectionState) error
 
 	// Certificate is the client certificate for mutual TLS, sent when a
 	// server asks for one. The config keeps its own reference: the key may
@@ -154,12 +175,14 @@ func NewClientConfig(o ClientOptions) (*ClientConfig, error) {
 	if spec.ALPN, err = checkALPN(o.NextProtos, op); err != nil {
 		return nil, err
 	}
+	var rootPEMs [][]byte // the CA PEMs the verifier was built from
 	if len(o.RootCAs) > 0 || len(o.RootCAFiles) > 0 {
-		roots, _, err := buildRoots(o.RootCAs, o.RootCAFiles, op, "root CA")
+		roots, pems, err := buildRoots(o.RootCAs, o.RootCAFiles, op, "root CA")
 		if err != nil {
 			return nil, err
 		}
 		defer roots.Free()
+		rootPEMs = pems
 		spec.Roots = roots
 		spec.CRLs = o.CRLs
 	}
@@ -203,6 +226,7 @@ func NewClientConfig(o ClientOptions) (*ClientConfig, error) {
 		verify:     o.DangerousVerifyPeerCertificate,
 		nextProtos: append([]string(nil), o.NextProtos...),
 	}
+	cc.life.peer = newPeerCheck(rootPEMs, o.SystemRoots, x509.ExtKeyUsageServerAuth, o.VerifyConnection)
 	cc.cleanup = runtime.AddCleanup(cc, func(l *configLife) { l.close() }, cc.life)
 	return cc, nil
 }

@@ -1,6 +1,7 @@
 package rustls
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -42,6 +43,7 @@ const (
 	CodeCertExpired               Code = 7122
 	CodeCertNotYetValid           Code = 7123
 	CodeCertRevoked               Code = 7124
+	CodeCertUnhandledCriticalExt  Code = 7125
 	CodeCertUnknownIssuer         Code = 7126
 	CodeCertBadSignature          Code = 7127
 	CodeCertNotValidForName       Code = 7128
@@ -85,12 +87,20 @@ var (
 	ErrProtocol = errors.New("rustls: protocol error")
 )
 
-// Error is a failure reported by rustls or by gorustls around it.
+// Error is a failure reported by rustls or by gorustls around it. Besides
+// the classes (Is) and the cause (Unwrap), errors.As finds in it the
+// crypto/tls and crypto/x509 error types that apply (tls.AlertError,
+// *tls.CertificateVerificationError, x509.UnknownAuthorityError,
+// x509.CertificateInvalidError; see As).
 type Error struct {
 	Code   Code   // rustls-ffi result code
 	Op     string // what was being done: "handshake", "build server config", ...
 	Detail string // which input was at fault, when known
 	Err    error  // underlying cause (transport error, context error), if any
+
+	// peer is the peer's chain when gorustls itself refused a certificate
+	// it holds (CertificateVerificationError's UnverifiedCertificates).
+	peer []*x509.Certificate
 }
 
 // Error returns "rustls: OP: TEXT (DETAIL): CAUSE".

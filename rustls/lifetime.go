@@ -22,6 +22,7 @@ type configLife struct {
 	closed  bool // the owner's reference has been dropped
 	refs    int  // the owner's reference (until closed) plus connections being made
 	streams int
+	peer    *peerCheck // how streams report and check the peer (peer_check.go)
 }
 
 func newConfigLife(free func(), slot int) *configLife {

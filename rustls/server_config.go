@@ -1,6 +1,8 @@
 package rustls
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"runtime"
@@ -87,6 +89,19 @@ type ServerOptions struct {
 	// issues certificates in a client's chain needs its CRL here: a
 	// certificate whose revocation status is unknown is refused.
 	ClientCRLs [][]byte
+	// VerifyConnection, if set, runs at the end of every handshake, full
+	// or resumed, after rustls's own checks succeeded, with the
+	// connection's state as ConnectionState reports it (PeerCertificates
+	// and VerifiedChains hold the client's certificate when ClientAuth
+	// asked for one and the client sent one). Use it to authorize clients
+	// by identity (for example a SPIFFE ID or a CommonName). A non-nil
+	// error fails the handshake with an *Error (CodeCertApplicationFailure,
+	// ErrCertificate) that wraps it, before any application data is read;
+	// the client sees its handshake or its first read fail, without an
+	// alert. A panic fails the handshake with an error naming
+	// VerifyConnection. It runs on the handshaking goroutine and must be
+	// safe for concurrent use.
+	VerifyConnection func(tls.ConnectionState) error
 
 	// NextProtos are the ALPN protocols the server accepts, in its order of
 	// preference: the server picks its first protocol that the client also
@@ -266,6 +281,7 @@ func NewServerConfig(o ServerOptions) (*ServerConfig, error) {
 		nextProtos: append([]string(nil), o.NextProtos...),
 		clientAuth: o.ClientAuth,
 	}
+	sc.life.peer = newPeerCheck(clientCAs, false, x509.ExtKeyUsageClientAuth, o.VerifyConnection)
 	sc.cleanup = runtime.AddCleanup(sc, func(l *configLife) { l.close() }, sc.life)
 	return sc, nil
 }

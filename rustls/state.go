@@ -8,10 +8,19 @@ import (
 )
 
 type stateCache struct {
-	tls       tls.ConnectionState
+	tls       tls.ConnectionState // VerifiedChains left out: see chains
 	groupName string
 	suiteName string
 	kind      int
+	chains    *chainSource // nil: no VerifiedChains to report
+}
+
+// connState returns the state with VerifiedChains filled in (computed on
+// first use).
+func (c *stateCache) connState() tls.ConnectionState {
+	st := c.tls
+	st.VerifiedChains = c.chains.verifiedChains()
+	return st
 }
 
 // HandshakeKind says how a completed handshake went.
@@ -27,18 +36,46 @@ const (
 
 // ConnectionState returns the negotiated parameters in crypto/tls's form:
 // Version, CipherSuite, CurveID (the key-exchange group), NegotiatedProtocol
-// (ALPN), ServerName (SNI), PeerCertificates and DidResume. net/http uses
-// it to fill Request.TLS. Before the handshake completes, or after it
-// failed, it returns a zero state with HandshakeComplete false.
+// (ALPN), ServerName (SNI), PeerCertificates, VerifiedChains, OCSPResponse
+// and DidResume. net/http uses it to fill Request.TLS. Before the
+// handshake completes, or after it failed, it returns a zero state with
+// HandshakeComplete false.
 //
 // PeerCertificates is the peer's chain exactly as rustls verified it, end
 // entity first (on a resumed connection: as verified when the session was
 // made); a peer whose chain crypto/x509 cannot parse fails the handshake
 // with CodeCertEncodingBad rather than being reported with a shorter list.
-// VerifiedChains is not filled in.
+//
+// VerifiedChains are the chains from the peer's certificate to a trusted
+// CA, rebuilt and checked by crypto/x509 (x509.Certificate.Verify) from
+// PeerCertificates and the config's roots (client: RootCAs, RootCAFiles,
+// or the system pool for SystemRoots; server: ClientCAs, ClientCAFiles),
+// as of the moment the handshake ended, for the server name (client side)
+// and for server or client authentication (extended key usage). They
+// exist only where rustls verified the peer against those roots: they are
+// nil under ClientOptions.DangerousVerifyPeerCertificate, on a server that
+// does not ask for client certificates, and when the client sent none.
+// They are also nil in the rare case that crypto/x509 refuses a chain
+// rustls accepted (crypto/x509 and rustls's webpki differ in some corner
+// cases): a chain crypto/x509 has not checked itself is never reported.
+// They are computed once per connection, on the first ConnectionState
+// call (or at the handshake's end when a VerifyConnection hook is set), so
+// connections that never ask pay nothing.
+//
+// OCSPResponse (client side) is the server's stapled OCSP response, only
+// under ClientOptions.DangerousVerifyPeerCertificate: rustls-ffi 0.15
+// hands the staple to a custom verifier only, never when rustls verifies
+// with RootCAs, RootCAFiles or SystemRoots (then it is nil whether or not
+// the server stapled one). It is nil on resumed connections too. A server
+// Stream's OCSPResponse is always nil, as in crypto/tls.
+//
+// The returned state's ExportKeyingMaterial method PANICS: a
+// tls.ConnectionState made outside crypto/tls has no exporter, and
+// rustls-ffi 0.15 offers none. Call Stream.ExportKeyingMaterial instead,
+// which returns an error.
 func (s *Stream) ConnectionState() tls.ConnectionState {
 	if c := s.stateSnapshot(); c != nil {
-		return c.tls
+		return c.connState()
 	}
 	return tls.ConnectionState{}
 }
@@ -86,8 +123,9 @@ func (s *Stream) stateSnapshot() *stateCache {
 // dropping one that does not parse would shift the list and put another
 // certificate in the leaf's place. A server also refuses a resumed session
 // that a full handshake would refuse now: no client certificate although
-// its config requires one, or an expired client certificate. A failure is
-// fatal and is returned; the flight rustls queued (Finished, tickets) is
+// its config requires one, or an expired client certificate. Last, the
+// config's VerifyConnection hook runs (no lock held but the handshake's). A
+// failure is fatal and is returned; the flight rustls queued (Finished, tickets) is
 // then never sent, so the peer's handshake fails too, or its first read
 // does when its own handshake had already ended.
 func (s *Stream) settleState() error {
@@ -117,6 +155,22 @@ func (s *Stream) settleState() error {
 		return err
 	}
 	c.tls.PeerCertificates = certs
+	pc := s.k.life.peer
+	if pc != nil && pc.verified && len(certs) > 0 {
+		c.chains = &chainSource{check: pc, certs: certs, at: time.Now()}
+		if !s.server {
+			c.chains.name = s.serverName
+		}
+	}
+	if !s.server {
+		c.tls.OCSPResponse = s.cb.stapled()
+	}
+	if pc != nil && pc.verifyConn != nil {
+		if err := runVerifyConnection(pc.verifyConn, c.connState()); err != nil {
+			s.setFatal(err)
+			return err
+		}
+	}
 	s.stateMu.Lock()
 	s.state = c
 	s.stateMu.Unlock()
@@ -159,10 +213,10 @@ func checkResumedClient(auth ClientAuth, certs []*x509.Certificate, now time.Tim
 	switch leaf := certs[0]; {
 	case now.After(leaf.NotAfter):
 		return &Error{Code: CodeCertExpired, Op: op,
-			Detail: "the client certificate of the resumed session expired at " + leaf.NotAfter.UTC().Format(time.RFC3339)}
+			Detail: "the client certificate of the resumed session expired at " + leaf.NotAfter.UTC().Format(time.RFC3339), peer: certs}
 	case now.Before(leaf.NotBefore):
 		return &Error{Code: CodeCertNotYetValid, Op: op,
-			Detail: "the client certificate of the resumed session is not valid before " + leaf.NotBefore.UTC().Format(time.RFC3339)}
+			Detail: "the client certificate of the resumed session is not valid before " + leaf.NotBefore.UTC().Format(time.RFC3339), peer: certs}
 	}
 	return nil
 }
