@@ -26,6 +26,10 @@ type inHalf struct {
 	eof          bool  // the transport reported EOF
 	err          error // sticky error (EOF, truncation, TLS error, transport failure)
 	plainEmpty   bool  // rustls holds no plaintext: read the transport first
+	// failed is a TLS error that rustls reported together with plaintext
+	// decrypted before the bad record: it becomes err once that plaintext
+	// is delivered. No more input is handed to rustls meanwhile.
+	failed *Error
 
 	// The record scanner follows TLS record boundaries in the ciphertext
 	// stream, so that Read hands rustls input only when it completes a
@@ -172,13 +176,18 @@ func (s *Stream) Read(p []byte) (int, error) {
 			h.pstart += n
 			return n, nil
 		}
+		if h.failed != nil && h.plainEmpty {
+			h.err = h.failed
+			return 0, h.err
+		}
 		if !h.plainEmpty || h.eof || h.recordReady() {
 			var in []byte
-			if h.start < h.end {
+			eof := h.eof && h.failed == nil
+			if h.start < h.end && h.failed == nil {
 				in = h.buf[h.start:h.end]
 			}
 			h.ensureSpill()
-			r := s.k.read(p, h.spill, in, h.eof)
+			r := s.k.read(p, h.spill, in, eof)
 			h.start += r.Consumed
 			h.fed += int64(r.Consumed)
 			h.pstart, h.pend = 0, r.Out
@@ -189,6 +198,12 @@ func (s *Stream) Read(p []byte) (int, error) {
 			}
 			if r.N > 0 {
 				h.plainEmpty = r.Flags&cgo.FlagMorePlain == 0
+				if r.Result != cgo.ResultOK && r.Result != cgo.ResultPlaintextEmpty && h.failed == nil {
+					// Data, then a bad record: deliver the data first. The
+					// error is fatal from now on (Write reports it) and
+					// the alert rustls queued goes out at once.
+					h.failed = s.tlsError("read", r)
+				}
 				return r.N, nil
 			}
 			if r.Flags&cgo.FlagCloseNotify != 0 {
@@ -198,12 +213,20 @@ func (s *Stream) Read(p []byte) (int, error) {
 			switch r.Result {
 			case cgo.ResultOK, cgo.ResultPlaintextEmpty:
 				h.plainEmpty = true
+				if h.failed != nil {
+					h.err = h.failed
+					return 0, h.err
+				}
 			case cgo.ResultUnexpectedEOF:
 				h.err = io.ErrUnexpectedEOF
 				return 0, h.err
 			case resultClosed:
 				return 0, closedErr("read")
 			default:
+				if h.failed != nil {
+					h.err = h.failed
+					return 0, h.err
+				}
 				e := s.tlsError("read", r)
 				h.err = e
 				return 0, e

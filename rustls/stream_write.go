@@ -269,7 +269,8 @@ func (s *Stream) encryptLocked(p []byte, drain bool) (int, error) {
 
 // Flush sends all buffered ciphertext to the transport. It is cheap (no C
 // call, no system call) when nothing is buffered. After a deadline error,
-// Flush may be called again once the deadline is moved.
+// Flush may be called again once the deadline is moved. After a fatal TLS
+// error (a bad record received, say) it returns that error.
 func (s *Stream) Flush() error {
 	if !s.hsDone.Load() {
 		if err := s.ensureHandshake(); err != nil {
@@ -288,6 +289,9 @@ func (s *Stream) Flush() error {
 	defer s.unlockOut()
 	if h.err != nil {
 		return h.err
+	}
+	if err := s.fatalErr(); err != nil {
+		return err // the alert went out when the error was seen
 	}
 	if h.start == h.end && h.plen == 0 && !s.k.dirty.Load() {
 		return nil
