@@ -175,3 +175,43 @@ func badRecordPair(t *testing.T, server bool, version uint16) (*Stream, *tls.Con
 	t.Cleanup(func() { s.Close(); peer.Close() })
 	return s, peer, tc
 }
+
+// TestStreamBufferedServesReadPathFlush: a bad record arrives while
+// Buffered holds the out half, so the reader cannot send rustls's alert
+// itself and asks for a flush. Buffered must send the alert on its way
+// out, not leave it queued for a Write that will never come.
+func TestStreamBufferedServesReadPathFlush(t *testing.T) {
+	s, peer, tc := badRecordPair(t, false, tls.VersionTLS13)
+	readErr := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 100)
+		for {
+			if _, err := readWithin(s, buf, 10*time.Second); err != nil {
+				readErr <- err
+				return
+			}
+		}
+	}()
+	testHookBuffered = func() {
+		tc.arm()
+		_, err := peer.Write([]byte("data"))
+		require.NoError(t, err)
+		_, err = peer.Write([]byte("spoiled"))
+		require.NoError(t, err)
+		end := time.Now().Add(5 * time.Second)
+		for !s.out.needFlush.Load() && time.Now().Before(end) {
+			time.Sleep(time.Millisecond)
+		}
+		require.True(t, s.out.needFlush.Load(), "the reader never asked for a flush")
+	}
+	defer func() { testHookBuffered = nil }()
+	s.Buffered()
+	testHookBuffered = nil
+	assert.False(t, s.out.needFlush.Load(), "flush request left pending")
+	rustlsError(t, <-readErr)
+
+	_ = peer.SetReadDeadline(time.Now().Add(2 * time.Second))
+	_, err := peer.Read(make([]byte, 10))
+	require.Error(t, err)
+	assert.False(t, isTimeout(err), "the alert was not sent: %v", err)
+}

@@ -299,12 +299,21 @@ func (s *Stream) Flush() error {
 	return s.flushLocked()
 }
 
-// Buffered reports whether ciphertext is waiting to be sent by Flush.
+// Buffered reports whether ciphertext is waiting to be sent by Flush. Like
+// every holder of the out half, it sends on its way out the records the
+// read path queued while it held it (an alert, a KeyUpdate reply).
 func (s *Stream) Buffered() bool {
 	s.out.mu.Lock()
-	defer s.out.mu.Unlock()
+	defer s.unlockOut()
+	if testHookBuffered != nil {
+		testHookBuffered()
+	}
 	return s.out.start < s.out.end || s.out.plen > 0 || s.k.dirty.Load()
 }
+
+// testHookBuffered, when set by a test, runs inside Buffered while it holds
+// the out half.
+var testHookBuffered func()
 
 // sendCloseNotifyLocked queues close_notify and sends everything queued.
 func (s *Stream) sendCloseNotifyLocked() error {
