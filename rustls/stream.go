@@ -71,9 +71,12 @@ var (
 // transport ends without close_notify, Read returns io.ErrUnexpectedEOF.
 //
 // Deadlines are the transport's. A deadline that fires returns an error
-// that wraps os.ErrDeadlineExceeded and leaves the stream usable once the
-// deadline is moved: ciphertext not yet sent stays queued and is sent by
-// the next Write or Flush. Other transport errors are permanent.
+// that wraps os.ErrDeadlineExceeded (a net.Error whose Timeout is true) and
+// leaves the stream usable once the deadline is moved: ciphertext not yet
+// sent stays queued and is sent first by the next Write, Flush or Close.
+// A Write whose deadline has already passed takes nothing and returns 0;
+// the count a Write returns is always what will reach the peer (see
+// Write). Other transport errors and TLS errors are permanent.
 type Stream struct {
 	conn       net.Conn
 	k          *core
@@ -145,7 +148,8 @@ func (s *Stream) SetReadDeadline(t time.Time) error {
 }
 
 // SetWriteDeadline sets the transport's write deadline. A Write or Flush
-// that times out keeps the unsent ciphertext queued.
+// that times out keeps the unsent ciphertext queued; a Write started after
+// the deadline takes nothing.
 func (s *Stream) SetWriteDeadline(t time.Time) error {
 	s.writeDeadline.Store(unixNano(t))
 	return s.conn.SetWriteDeadline(t)
