@@ -23,8 +23,8 @@ type StreamOptions struct {
 	// Logger receives rustls's log records for the connection (emitted while
 	// rustls processes incoming records).
 	Logger *slog.Logger
-	// CloseTimeout bounds how long Close waits to send close_notify
-	// (1 second when 0).
+	// CloseTimeout bounds Close: sending close_notify and, on TCP, waiting
+	// for the peer to acknowledge what was sent (1 second when 0).
 	CloseTimeout time.Duration
 	// HandshakeTimeout bounds a handshake started implicitly by the first
 	// Read or Write (no bound when 0). Explicit handshakes use their context.
@@ -173,39 +173,6 @@ func fromUnixNano(n int64) time.Time {
 func (s *Stream) restoreDeadlines() {
 	_ = s.conn.SetReadDeadline(fromUnixNano(s.readDeadline.Load()))
 	_ = s.conn.SetWriteDeadline(fromUnixNano(s.writeDeadline.Load()))
-}
-
-// Close sends close_notify (bounded by StreamOptions.CloseTimeout) when the
-// handshake is complete and no Write is in progress, then closes the
-// transport and frees the connection. It unblocks a concurrent Read or
-// Write. Close is idempotent: later calls return the first call's result.
-func (s *Stream) Close() error {
-	s.closeOnce.Do(func() {
-		s.closed.Store(true)
-		if s.hsDone.Load() && s.hsErr == nil && s.activeWrites.Load() == 0 && s.fatal.Load() == nil {
-			_ = s.conn.SetWriteDeadline(time.Now().Add(s.opts.CloseTimeout))
-			s.out.mu.Lock()
-			if s.out.err == nil && !s.out.shut {
-				s.sendCloseNotifyLocked()
-			}
-			s.out.mu.Unlock()
-		}
-		s.closeErr = s.conn.Close()
-		s.release()
-	})
-	return s.closeErr
-}
-
-// release frees the C side and the buffers without touching the transport.
-func (s *Stream) release() {
-	s.cleanup.Stop()
-	s.k.free()
-	s.in.mu.Lock()
-	s.in.releaseBuf()
-	s.in.mu.Unlock()
-	s.out.mu.Lock()
-	s.out.releaseBuf()
-	s.out.mu.Unlock()
 }
 
 // setFatal records a TLS error; both halves report it from then on.

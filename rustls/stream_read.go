@@ -239,11 +239,11 @@ func (s *Stream) Read(p []byte) (int, error) {
 			}
 		}
 		if err := h.fill(s.conn); err != nil {
+			if s.closed.Load() {
+				return 0, closedErr("read") // Close's deadline, or the closed transport
+			}
 			if isTimeout(err) {
 				return 0, err
-			}
-			if s.closed.Load() {
-				return 0, closedErr("read")
 			}
 			h.err = &Error{Code: CodeIO, Op: "read", Err: err}
 			return 0, h.err
