@@ -84,6 +84,69 @@ func TestStreamCloseKeepsDataInFlight(t *testing.T) {
 	}
 }
 
+// TestStreamServerTicketsDoNotResetWriters: a crypto/tls client (with a
+// session cache, so that it asks for tickets) writes 1 MiB and closes at
+// once, as crypto/tls does, without reading. A gorustls server must get
+// every byte and a clean io.EOF: had it sent its TLS 1.3 tickets right
+// after the handshake, they would sit unread in the client's socket and
+// the client's close would reset the connection, destroying data in
+// flight.
+func TestStreamServerTicketsDoNotResetWriters(t *testing.T) {
+	data := pattern(1<<20, 13)
+	gcfg := goTLSClientConfig(t)
+	gcfg.ClientSessionCache = tls.NewLRUClientSessionCache(8)
+	scfg := serverConfig(t, nil)
+	for i := 0; i < 5; i++ {
+		cc, sc := tcpPair(t)
+		ctx := testCtx(t)
+		type res struct {
+			got []byte
+			err error
+		}
+		done := make(chan res, 1)
+		go func() {
+			s, err := NewAcceptor(scfg, StreamOptions{}).Accept(ctx, sc)
+			if err != nil {
+				done <- res{nil, err}
+				return
+			}
+			defer s.Close()
+			time.Sleep(50 * time.Millisecond) // data piles up in flight
+			_ = s.SetReadDeadline(time.Now().Add(10 * time.Second))
+			got, err := readAllThenEOF(s)
+			if err == io.EOF {
+				// The tickets go out with the server's first write: a
+				// client that reads gets them and resumes.
+				_, err = s.Write([]byte("bye"))
+				if err == nil {
+					err = io.EOF
+				}
+			}
+			done <- res{got, err}
+		}()
+		g := tls.Client(cc, gcfg)
+		require.NoError(t, g.HandshakeContext(ctx))
+		if i == 4 {
+			assert.True(t, g.ConnectionState().DidResume, "no ticket ever reached the client")
+		}
+		_, err := g.Write(data)
+		require.NoError(t, err)
+		if i == 3 {
+			// This time the client half-closes and reads the reply, which
+			// brings it the tickets for the next round.
+			require.NoError(t, g.CloseWrite())
+			require.NoError(t, cc.(*net.TCPConn).CloseWrite())
+			_ = g.SetReadDeadline(time.Now().Add(10 * time.Second))
+			reply, err := readAllThenEOF(g)
+			require.Equal(t, "bye", string(reply), "%v", err)
+		}
+		require.NoError(t, g.Close())
+		r := <-done
+		require.Equal(t, io.EOF, r.err, "round %d: the server read %d of %d bytes", i, len(r.got), len(data))
+		require.True(t, bytes.Equal(data, r.got), "round %d: data corrupted", i)
+	}
+}
+
 // TestStreamCloseBounded: Close's wait for the peer is bounded and skipped
 // when there is nothing to wait for.
 func TestStreamCloseBounded(t *testing.T) {
