@@ -25,11 +25,14 @@ import (
 func (s *Stream) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
-		// A blocked Read returns now (it sees closed); the reading side
-		// is Close's from here on.
-		_ = s.conn.SetReadDeadline(time.Unix(1, 0))
 		deadline := time.Now().Add(s.opts.CloseTimeout)
 		clean := false
+		if s.hsDone.Load() && s.hsErr == nil {
+			// A blocked Read returns now (it sees closed): the reading
+			// side is Close's from here on. (A handshake in progress is
+			// stopped by closing the transport, below.)
+			_ = s.conn.SetReadDeadline(time.Unix(1, 0))
+		}
 		if s.hsDone.Load() && s.hsErr == nil && s.activeWrites.Load() == 0 && s.fatal.Load() == nil {
 			_ = s.conn.SetWriteDeadline(deadline)
 			s.out.mu.Lock()

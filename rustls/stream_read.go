@@ -152,8 +152,10 @@ func (h *inHalf) fill(conn net.Conn) error {
 
 // Read reads decrypted application data into p. It blocks until data, the
 // peer's close_notify (io.EOF), truncation (io.ErrUnexpectedEOF), a TLS
-// error (*Error) or a transport error. Records rustls must answer (alerts,
-// KeyUpdate) are sent without waiting for a concurrent Write.
+// error (*Error) or a transport error. Data decrypted before a record that
+// fails comes first; the *Error follows on the next Read without another
+// transport read, and is sticky for Read, Write and Flush. Records rustls
+// sends in answer (alerts) are sent without waiting for a concurrent Write.
 func (s *Stream) Read(p []byte) (int, error) {
 	if err := s.ensureHandshake(); err != nil {
 		return 0, err
@@ -192,8 +194,8 @@ func (s *Stream) Read(p []byte) (int, error) {
 			h.fed += int64(r.Consumed)
 			h.pstart, h.pend = 0, r.Out
 			if r.Flags&cgo.FlagNewOutput != 0 {
-				// Records for the peer (a KeyUpdate reply, say). Output
-				// that was already queued is a writer's to flush.
+				// Records for the peer (an alert, say). Output that was
+				// already queued is a writer's to flush.
 				s.kickFlush()
 			}
 			if r.N > 0 {
