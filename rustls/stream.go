@@ -134,8 +134,13 @@ func (s *Stream) LocalAddr() net.Addr { return s.conn.LocalAddr() }
 // RemoteAddr returns the transport's remote address.
 func (s *Stream) RemoteAddr() net.Addr { return s.conn.RemoteAddr() }
 
-// SetDeadline sets both read and write deadlines on the transport.
+// SetDeadline sets both read and write deadlines on the transport. Once
+// Close has begun, the deadlines are Close's and SetDeadline returns an
+// error wrapping net.ErrClosed (as do the two below).
 func (s *Stream) SetDeadline(t time.Time) error {
+	if s.closed.Load() {
+		return closedErr("set deadline")
+	}
 	s.readDeadline.Store(unixNano(t))
 	s.writeDeadline.Store(unixNano(t))
 	return s.conn.SetDeadline(t)
@@ -143,6 +148,9 @@ func (s *Stream) SetDeadline(t time.Time) error {
 
 // SetReadDeadline sets the transport's read deadline.
 func (s *Stream) SetReadDeadline(t time.Time) error {
+	if s.closed.Load() {
+		return closedErr("set read deadline")
+	}
 	s.readDeadline.Store(unixNano(t))
 	return s.conn.SetReadDeadline(t)
 }
@@ -151,6 +159,9 @@ func (s *Stream) SetReadDeadline(t time.Time) error {
 // that times out keeps the unsent ciphertext queued; a Write started after
 // the deadline takes nothing.
 func (s *Stream) SetWriteDeadline(t time.Time) error {
+	if s.closed.Load() {
+		return closedErr("set write deadline")
+	}
 	s.writeDeadline.Store(unixNano(t))
 	return s.conn.SetWriteDeadline(t)
 }
