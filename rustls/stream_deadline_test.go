@@ -103,3 +103,35 @@ func TestStreamWritePastDeadline(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamWriteTimeoutCountIsWhatArrives: a write-through Write whose
+// deadline fires while the peer is not reading returns a timeout and a
+// count; once the deadline is moved and the rest is written, the peer has
+// received exactly the data, once: the count was neither more nor less
+// than what the stream went on to deliver. Both output paths.
+func TestStreamWriteTimeoutCountIsWhatArrives(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			cc, sc := tr.pair(t)
+			c, s := pairOver(t, cc, sc, StreamOptions{WriteThrough: true}, StreamOptions{})
+			data := pattern(8<<20, 14)
+			require.NoError(t, c.SetWriteDeadline(time.Now().Add(100*time.Millisecond)))
+			n, err := c.Write(data)
+			require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+			require.Less(t, n, len(data))
+			t.Logf("the timed-out Write counted %d bytes", n)
+
+			got := make([]byte, len(data))
+			readDone := make(chan error, 1)
+			go func() { readDone <- readFullWithin(s, got, 20*time.Second) }()
+			require.NoError(t, c.SetWriteDeadline(time.Time{}))
+			m, err := c.Write(data[n:])
+			require.NoError(t, err)
+			require.Equal(t, len(data)-n, m)
+			require.NoError(t, <-readDone)
+			require.Equal(t, data, got, "data lost, duplicated or reordered")
+			_, err = readWithin(s, got[:1], 100*time.Millisecond)
+			require.ErrorIs(t, err, os.ErrDeadlineExceeded, "more than was written arrived")
+		})
+	}
+}
