@@ -115,7 +115,10 @@ func (c *Conn) SetBufferLimit(n int) { C.rustls_connection_set_buffer_limit(c.p,
 // Read feeds ciphertext from in (and the transport EOF when eof is set and
 // in is used up), then reads plaintext into buf (IO.N bytes) and, once buf
 // is full, into spill (IO.Out bytes). len(buf) must be > 0; spill may be
-// empty.
+// empty. A Result other than ResultOK and ResultPlaintextEmpty may come with
+// plaintext (N, Out > 0): the plaintext of the records before the one that
+// failed, to be delivered before the error. After such a failure pass no
+// more input (rustls re-reports its sticky error only when fed).
 func (c *Conn) Read(buf, spill, in []byte, eof bool) IO {
 	calls.Add(1)
 	var ip, sp *C.uint8_t

@@ -103,6 +103,11 @@ gr_io gr_conn_read(struct rustls_connection *conn, uint8_t *buf, size_t cap,
 	gr_io r = {0};
 	gr_src src = {in, in_len, 0};
 	size_t total = 0;
+	// A record that failed to process. rustls keeps the plaintext of the
+	// records before it readable, but re-reports the (sticky) error only
+	// from process_new_packets, which needs input to run: so the error is
+	// returned together with that plaintext, and no more input is fed.
+	uint32_t failed = RUSTLS_RESULT_OK;
 	int queued = rustls_connection_wants_write(conn);
 	r.result = RUSTLS_RESULT_OK;
 	while (total < cap) {
@@ -126,16 +131,17 @@ gr_io gr_conn_read(struct rustls_connection *conn, uint8_t *buf, size_t cap,
 			else r.flags |= GR_MORE_PLAIN;
 			break;
 		}
+		if (failed != RUSTLS_RESULT_OK) break; // all plaintext before the bad record is out
 		rr = gr_feed_once(conn, &src, &eof, &r);
 		if (rr == RUSTLS_RESULT_PLAINTEXT_EMPTY) {
 			if (total == 0) r.result = rr;
 			break;
 		}
-		if (rr != RUSTLS_RESULT_OK) {
-			if (total == 0 || rr == RUSTLS_RESULT_IO) r.result = rr;
-			else r.flags |= GR_MORE_PLAIN; // the error is sticky: report it next call
+		if (rr == RUSTLS_RESULT_IO) {
+			r.result = rr;
 			break;
 		}
+		if (rr != RUSTLS_RESULT_OK) failed = rr; // read out what came before it first
 	}
 	if (total == cap) {
 		// buf is full and rustls may hold more plaintext: move it into
@@ -158,6 +164,7 @@ gr_io gr_conn_read(struct rustls_connection *conn, uint8_t *buf, size_t cap,
 		r.out = sp;
 		if (more) r.flags |= GR_MORE_PLAIN;
 	}
+	if (failed != RUSTLS_RESULT_OK) r.result = failed;
 	r.n = total;
 	r.consumed = src.off;
 	r.flags |= gr_flags(conn);

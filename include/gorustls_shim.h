@@ -47,7 +47,14 @@ typedef struct gr_io {
  * n). When buf fills, further plaintext rustls already holds goes into
  * spill[0:spill_cap] (count in out), so that GR_MORE_PLAIN is set only when
  * rustls may still hold plaintext (or has a close_notify or error to report)
- * and the caller never needs a second call to find out. */
+ * and the caller never needs a second call to find out.
+ *
+ * When a record fails to process, result is that error and n/out carry the
+ * plaintext of the records before it (GR_MORE_PLAIN: rustls holds more of
+ * it); the caller delivers that plaintext, then the error. After such a
+ * failure pass no more input: rustls would not report the error again
+ * unless process_new_packets ran. RUSTLS_RESULT_IO (read_tls failed) may
+ * also come with plaintext. */
 gr_io gr_conn_read(struct rustls_connection *conn, uint8_t *buf, size_t cap,
                    uint8_t *spill, size_t spill_cap,
                    const uint8_t *in, size_t in_len, int eof);

@@ -73,12 +73,14 @@ func (s *Stream) runHandshake(ctx context.Context) (err error) {
 			if s.server && s.k.version() == tls.VersionTLS13 {
 				// A TLS 1.3 server's handshake ends when it reads the
 				// client's Finished; all it has queued then is session
-				// tickets. Send them now, so that a client that only
-				// reads, or closes at once, can resume; but only for a
-				// moment: on an unbuffered transport (net.Pipe) a client
-				// that writes first would otherwise deadlock us. What is
-				// not sent in time stays queued for the next Write/Flush.
-				s.sendTicketsBriefly()
+				// tickets. They stay queued and go out ahead of the
+				// server's first Write, Flush or Close. Sent now, they
+				// would sit unread in the socket of a client that writes
+				// and closes without reading, and Linux answers such a
+				// close() with a reset that destroys what the client
+				// still had in flight (see Close). A client that reads
+				// gets them with the first data; on net.Pipe, a client
+				// that writes first no longer blocks us either.
 				return nil
 			}
 		}
@@ -174,17 +176,4 @@ func (s *Stream) handshakeIOErr(ctx context.Context, err error) error {
 func isTLSError(err error) bool {
 	e, ok := err.(*Error)
 	return ok && e.Code != CodeIO
-}
-
-// ticketSendTimeout bounds sendTicketsBriefly.
-const ticketSendTimeout = 100 * time.Millisecond
-
-// sendTicketsBriefly flushes what the server queued at the end of its
-// handshake under a short write deadline, then restores the caller's.
-func (s *Stream) sendTicketsBriefly() {
-	_ = s.conn.SetWriteDeadline(time.Now().Add(ticketSendTimeout))
-	s.out.mu.Lock()
-	_ = s.flushLocked()
-	s.unlockOut()
-	_ = s.conn.SetWriteDeadline(fromUnixNano(s.writeDeadline.Load()))
 }

@@ -35,6 +35,9 @@ func tcpPair(t testing.TB) (client, server net.Conn) {
 	require.NoError(t, err)
 	server = <-ch
 	require.NotNil(t, server)
+	// Also keeps both ends referenced: a test that drops one (to play a
+	// silent peer) must not have it closed by its finalizer at the next GC.
+	t.Cleanup(func() { client.Close(); server.Close() })
 	return client, server
 }
 

@@ -23,8 +23,8 @@ type StreamOptions struct {
 	// Logger receives rustls's log records for the connection (emitted while
 	// rustls processes incoming records).
 	Logger *slog.Logger
-	// CloseTimeout bounds how long Close waits to send close_notify
-	// (1 second when 0).
+	// CloseTimeout bounds Close: sending close_notify and, on TCP, waiting
+	// for the peer to acknowledge what was sent (1 second when 0).
 	CloseTimeout time.Duration
 	// HandshakeTimeout bounds a handshake started implicitly by the first
 	// Read or Write (no bound when 0). Explicit handshakes use their context.
@@ -71,9 +71,12 @@ var (
 // transport ends without close_notify, Read returns io.ErrUnexpectedEOF.
 //
 // Deadlines are the transport's. A deadline that fires returns an error
-// that wraps os.ErrDeadlineExceeded and leaves the stream usable once the
-// deadline is moved: ciphertext not yet sent stays queued and is sent by
-// the next Write or Flush. Other transport errors are permanent.
+// that wraps os.ErrDeadlineExceeded (a net.Error whose Timeout is true) and
+// leaves the stream usable once the deadline is moved: ciphertext not yet
+// sent stays queued and is sent first by the next Write, Flush or Close.
+// A Write whose deadline has already passed takes nothing and returns 0;
+// the count a Write returns is always what will reach the peer (see
+// Write). Other transport errors and TLS errors are permanent.
 type Stream struct {
 	conn       net.Conn
 	k          *core
@@ -131,8 +134,13 @@ func (s *Stream) LocalAddr() net.Addr { return s.conn.LocalAddr() }
 // RemoteAddr returns the transport's remote address.
 func (s *Stream) RemoteAddr() net.Addr { return s.conn.RemoteAddr() }
 
-// SetDeadline sets both read and write deadlines on the transport.
+// SetDeadline sets both read and write deadlines on the transport. Once
+// Close has begun, the deadlines are Close's and SetDeadline returns an
+// error wrapping net.ErrClosed (as do the two below).
 func (s *Stream) SetDeadline(t time.Time) error {
+	if s.closed.Load() {
+		return closedErr("set deadline")
+	}
 	s.readDeadline.Store(unixNano(t))
 	s.writeDeadline.Store(unixNano(t))
 	return s.conn.SetDeadline(t)
@@ -140,13 +148,20 @@ func (s *Stream) SetDeadline(t time.Time) error {
 
 // SetReadDeadline sets the transport's read deadline.
 func (s *Stream) SetReadDeadline(t time.Time) error {
+	if s.closed.Load() {
+		return closedErr("set read deadline")
+	}
 	s.readDeadline.Store(unixNano(t))
 	return s.conn.SetReadDeadline(t)
 }
 
 // SetWriteDeadline sets the transport's write deadline. A Write or Flush
-// that times out keeps the unsent ciphertext queued.
+// that times out keeps the unsent ciphertext queued; a Write started after
+// the deadline takes nothing.
 func (s *Stream) SetWriteDeadline(t time.Time) error {
+	if s.closed.Load() {
+		return closedErr("set write deadline")
+	}
 	s.writeDeadline.Store(unixNano(t))
 	return s.conn.SetWriteDeadline(t)
 }
@@ -169,39 +184,6 @@ func fromUnixNano(n int64) time.Time {
 func (s *Stream) restoreDeadlines() {
 	_ = s.conn.SetReadDeadline(fromUnixNano(s.readDeadline.Load()))
 	_ = s.conn.SetWriteDeadline(fromUnixNano(s.writeDeadline.Load()))
-}
-
-// Close sends close_notify (bounded by StreamOptions.CloseTimeout) when the
-// handshake is complete and no Write is in progress, then closes the
-// transport and frees the connection. It unblocks a concurrent Read or
-// Write. Close is idempotent: later calls return the first call's result.
-func (s *Stream) Close() error {
-	s.closeOnce.Do(func() {
-		s.closed.Store(true)
-		if s.hsDone.Load() && s.hsErr == nil && s.activeWrites.Load() == 0 && s.fatal.Load() == nil {
-			_ = s.conn.SetWriteDeadline(time.Now().Add(s.opts.CloseTimeout))
-			s.out.mu.Lock()
-			if s.out.err == nil && !s.out.shut {
-				s.sendCloseNotifyLocked()
-			}
-			s.out.mu.Unlock()
-		}
-		s.closeErr = s.conn.Close()
-		s.release()
-	})
-	return s.closeErr
-}
-
-// release frees the C side and the buffers without touching the transport.
-func (s *Stream) release() {
-	s.cleanup.Stop()
-	s.k.free()
-	s.in.mu.Lock()
-	s.in.releaseBuf()
-	s.in.mu.Unlock()
-	s.out.mu.Lock()
-	s.out.releaseBuf()
-	s.out.mu.Unlock()
 }
 
 // setFatal records a TLS error; both halves report it from then on.

@@ -267,16 +267,20 @@ func TestDirectOutputUnixSocket(t *testing.T) {
 }
 
 // TestDirectOutputPastDeadline: a write deadline already in the past stops
-// sending in both modes (net.Conn's contract), loses nothing, and the
-// stream goes on once it is moved.
+// sending in both modes (net.Conn's contract): a Write takes nothing, a
+// Flush keeps what earlier Writes buffered, and the stream goes on once
+// the deadline is moved.
 func TestDirectOutputPastDeadline(t *testing.T) {
 	for _, m := range outputModes {
 		t.Run(m.name, func(t *testing.T) {
 			c, s := rustlsPair(t, serverConfig(t, nil), clientConfig(t, nil), StreamOptions{}, m.opts)
-			require.NoError(t, c.SetWriteDeadline(time.Unix(1, 0)))
 			n, err := c.Write([]byte("hello"))
 			require.NoError(t, err, "buffering needs no I/O")
 			require.Equal(t, 5, n)
+			require.NoError(t, c.SetWriteDeadline(time.Unix(1, 0)))
+			n, err = c.Write([]byte("lost"))
+			require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+			require.Zero(t, n)
 			err = c.Flush()
 			require.ErrorIs(t, err, os.ErrDeadlineExceeded)
 			got := make([]byte, 5)

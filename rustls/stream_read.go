@@ -26,6 +26,10 @@ type inHalf struct {
 	eof          bool  // the transport reported EOF
 	err          error // sticky error (EOF, truncation, TLS error, transport failure)
 	plainEmpty   bool  // rustls holds no plaintext: read the transport first
+	// failed is a TLS error that rustls reported together with plaintext
+	// decrypted before the bad record: it becomes err once that plaintext
+	// is delivered. No more input is handed to rustls meanwhile.
+	failed *Error
 
 	// The record scanner follows TLS record boundaries in the ciphertext
 	// stream, so that Read hands rustls input only when it completes a
@@ -148,8 +152,10 @@ func (h *inHalf) fill(conn net.Conn) error {
 
 // Read reads decrypted application data into p. It blocks until data, the
 // peer's close_notify (io.EOF), truncation (io.ErrUnexpectedEOF), a TLS
-// error (*Error) or a transport error. Records rustls must answer (alerts,
-// KeyUpdate) are sent without waiting for a concurrent Write.
+// error (*Error) or a transport error. Data decrypted before a record that
+// fails comes first; the *Error follows on the next Read without another
+// transport read, and is sticky for Read, Write and Flush. Records rustls
+// sends in answer (alerts) are sent without waiting for a concurrent Write.
 func (s *Stream) Read(p []byte) (int, error) {
 	if err := s.ensureHandshake(); err != nil {
 		return 0, err
@@ -172,23 +178,34 @@ func (s *Stream) Read(p []byte) (int, error) {
 			h.pstart += n
 			return n, nil
 		}
+		if h.failed != nil && h.plainEmpty {
+			h.err = h.failed
+			return 0, h.err
+		}
 		if !h.plainEmpty || h.eof || h.recordReady() {
 			var in []byte
-			if h.start < h.end {
+			eof := h.eof && h.failed == nil
+			if h.start < h.end && h.failed == nil {
 				in = h.buf[h.start:h.end]
 			}
 			h.ensureSpill()
-			r := s.k.read(p, h.spill, in, h.eof)
+			r := s.k.read(p, h.spill, in, eof)
 			h.start += r.Consumed
 			h.fed += int64(r.Consumed)
 			h.pstart, h.pend = 0, r.Out
 			if r.Flags&cgo.FlagNewOutput != 0 {
-				// Records for the peer (a KeyUpdate reply, say). Output
-				// that was already queued is a writer's to flush.
+				// Records for the peer (an alert, say). Output that was
+				// already queued is a writer's to flush.
 				s.kickFlush()
 			}
 			if r.N > 0 {
 				h.plainEmpty = r.Flags&cgo.FlagMorePlain == 0
+				if r.Result != cgo.ResultOK && r.Result != cgo.ResultPlaintextEmpty && h.failed == nil {
+					// Data, then a bad record: deliver the data first. The
+					// error is fatal from now on (Write reports it) and
+					// the alert rustls queued goes out at once.
+					h.failed = s.tlsError("read", r)
+				}
 				return r.N, nil
 			}
 			if r.Flags&cgo.FlagCloseNotify != 0 {
@@ -198,12 +215,20 @@ func (s *Stream) Read(p []byte) (int, error) {
 			switch r.Result {
 			case cgo.ResultOK, cgo.ResultPlaintextEmpty:
 				h.plainEmpty = true
+				if h.failed != nil {
+					h.err = h.failed
+					return 0, h.err
+				}
 			case cgo.ResultUnexpectedEOF:
 				h.err = io.ErrUnexpectedEOF
 				return 0, h.err
 			case resultClosed:
 				return 0, closedErr("read")
 			default:
+				if h.failed != nil {
+					h.err = h.failed
+					return 0, h.err
+				}
 				e := s.tlsError("read", r)
 				h.err = e
 				return 0, e
@@ -216,11 +241,11 @@ func (s *Stream) Read(p []byte) (int, error) {
 			}
 		}
 		if err := h.fill(s.conn); err != nil {
+			if s.closed.Load() {
+				return 0, closedErr("read") // Close's deadline, or the closed transport
+			}
 			if isTimeout(err) {
 				return 0, err
-			}
-			if s.closed.Load() {
-				return 0, closedErr("read")
 			}
 			h.err = &Error{Code: CodeIO, Op: "read", Err: err}
 			return 0, h.err

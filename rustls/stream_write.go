@@ -3,8 +3,10 @@ package rustls
 import (
 	"io"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gorustls/gorustls/cgo"
 )
@@ -149,6 +151,15 @@ func (s *Stream) unlockOut() {
 // first gathered into a full record, so many small writes followed by Flush
 // cost few C calls and few records. It returns len(p) unless an error
 // occurs.
+//
+// The count is what the stream took, and all of it reaches the peer in
+// order, however the call ends, as long as the transport lives: a Write
+// whose write deadline has already passed takes nothing (0 and a timeout,
+// as net.Conn); one whose deadline fires while it sends counts the bytes
+// rustls took, and their ciphertext not yet sent stays queued and goes out
+// first with the next Write, Flush or Close (the stream stays usable,
+// unlike crypto/tls's). After a fatal TLS error or a transport failure,
+// Write returns that error and takes nothing.
 func (s *Stream) Write(p []byte) (int, error) {
 	if err := s.ensureHandshake(); err != nil {
 		return 0, err
@@ -168,6 +179,9 @@ func (s *Stream) Write(p []byte) (int, error) {
 		return 0, ErrWriteClosed
 	}
 	if err := s.fatalErr(); err != nil {
+		return 0, err
+	}
+	if err := s.pastWriteDeadline("write"); err != nil {
 		return 0, err
 	}
 	if !s.opts.WriteThrough && len(p) < gatherSize {
@@ -269,7 +283,8 @@ func (s *Stream) encryptLocked(p []byte, drain bool) (int, error) {
 
 // Flush sends all buffered ciphertext to the transport. It is cheap (no C
 // call, no system call) when nothing is buffered. After a deadline error,
-// Flush may be called again once the deadline is moved.
+// Flush may be called again once the deadline is moved. After a fatal TLS
+// error (a bad record received, say) it returns that error.
 func (s *Stream) Flush() error {
 	if !s.hsDone.Load() {
 		if err := s.ensureHandshake(); err != nil {
@@ -289,17 +304,42 @@ func (s *Stream) Flush() error {
 	if h.err != nil {
 		return h.err
 	}
+	if err := s.fatalErr(); err != nil {
+		return err // the alert went out when the error was seen
+	}
 	if h.start == h.end && h.plen == 0 && !s.k.dirty.Load() {
 		return nil
 	}
 	return s.flushLocked()
 }
 
-// Buffered reports whether ciphertext is waiting to be sent by Flush.
+// Buffered reports whether ciphertext is waiting to be sent by Flush. Like
+// every holder of the out half, it sends on its way out the records the
+// read path queued while it held it (an alert, a KeyUpdate reply).
 func (s *Stream) Buffered() bool {
 	s.out.mu.Lock()
-	defer s.out.mu.Unlock()
+	defer s.unlockOut()
+	if testHookBuffered != nil {
+		testHookBuffered()
+	}
 	return s.out.start < s.out.end || s.out.plen > 0 || s.k.dirty.Load()
+}
+
+// testHookBuffered, when set by a test, runs inside Buffered while it holds
+// the out half.
+var testHookBuffered func()
+
+// pastWriteDeadline returns the error net.Conn gives a write whose
+// deadline has passed (a timeout wrapping os.ErrDeadlineExceeded), or nil.
+// Calls that would queue records check it first, so that such a call takes
+// nothing and queues nothing.
+func (s *Stream) pastWriteDeadline(op string) error {
+	dl := s.writeDeadline.Load()
+	if dl == 0 || time.Now().UnixNano() < dl {
+		return nil
+	}
+	la := s.conn.LocalAddr()
+	return &net.OpError{Op: op, Net: la.Network(), Source: la, Addr: s.conn.RemoteAddr(), Err: os.ErrDeadlineExceeded}
 }
 
 // sendCloseNotifyLocked queues close_notify and sends everything queued.
@@ -344,6 +384,10 @@ func (s *Stream) CloseWrite() error {
 		s.unlockOut()
 		return nil
 	}
+	if err := s.pastWriteDeadline("close write"); err != nil {
+		s.unlockOut()
+		return err
+	}
 	err := s.sendCloseNotifyLocked()
 	s.unlockOut()
 	if err != nil {
@@ -371,6 +415,9 @@ func (s *Stream) KeyUpdate() error {
 	defer s.unlockOut()
 	if h.err != nil {
 		return h.err
+	}
+	if err := s.pastWriteDeadline("key update"); err != nil {
+		return err
 	}
 	if err := s.flushLocked(); err != nil {
 		return err
