@@ -8,6 +8,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -327,4 +330,43 @@ func TestProxyBadProxySettings(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.want)
 		})
 	}
+}
+
+// With HTTP1 nil the Transport takes its proxy from the environment,
+// NO_PROXY included. net/http reads the environment once per process, so
+// the requests run in a child process of the test binary.
+func TestProxyFromEnvironmentByDefault(t *testing.T) {
+	if os.Getenv("RUSTLSHTTP_ENV_CHILD") == "1" {
+		caPEM, err := os.ReadFile(os.Getenv("RUSTLSHTTP_CA"))
+		require.NoError(t, err)
+		cfg, err := rustls.NewClientConfig(rustls.ClientOptions{RootCAs: caPEM, NextProtos: []string{"h2", "http/1.1"}})
+		require.NoError(t, err)
+		defer cfg.Close()
+		tr := NewTransport(cfg)
+		tr.DialContext = dialLoopback
+		defer tr.CloseIdleConnections()
+		c := &http.Client{Transport: tr}
+		port := os.Getenv("RUSTLSHTTP_PORT")
+		for _, host := range []string{"origin.test", "bypass.test"} {
+			_, body := get(t, c, "https://"+host+":"+port+"/", "")
+			assert.True(t, strings.HasPrefix(body, "HTTP/2.0 h2 "+host), body)
+		}
+		return
+	}
+	p := newPKI(t)
+	h2ln, _, h2Port, _ := origins(t, p, infoHandler)
+	px := startProxy(t, nil)
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	require.NoError(t, os.WriteFile(caFile, p.caPEM, 0o600))
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestProxyFromEnvironmentByDefault$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(),
+		"RUSTLSHTTP_ENV_CHILD=1", "RUSTLSHTTP_CA="+caFile, "RUSTLSHTTP_PORT="+h2Port,
+		"HTTPS_PROXY="+px.URL.String(), "NO_PROXY=bypass.test",
+		"https_proxy=", "no_proxy=", "HTTP_PROXY=", "http_proxy=")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), "--- PASS: TestProxyFromEnvironmentByDefault")
+	targets, _ := px.seen()
+	assert.Equal(t, []string{"origin.test:" + h2Port}, targets, "HTTPS_PROXY for origin.test, not for bypass.test")
+	assert.Equal(t, int32(2), h2ln.n.Load())
 }
