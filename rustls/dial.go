@@ -3,13 +3,21 @@ package rustls
 import (
 	"context"
 	"net"
+	"sync/atomic"
 )
 
 // Dialer dials TCP (or any stream network) and runs the client handshake,
 // like crypto/tls's Dialer. Its DialContext fits
-// http.Transport.DialTLSContext.
+// http.Transport.DialTLSContext. A Dialer is safe for concurrent use once
+// its fields are set; it must not be copied after first use.
+//
+// To rotate the client certificate, build a new ClientConfig and call
+// SetConfig: connections already dialed keep theirs, later dials use the
+// new one.
 type Dialer struct {
-	// Config is the client config (required).
+	// Config is the client config (required unless SetConfig is called).
+	// Set it before the first dial: assigning it while dials may run on
+	// other goroutines is a data race. Use SetConfig to change it later.
 	Config *ClientConfig
 	// NetDialer dials the transport; nil means a zero net.Dialer.
 	NetDialer *net.Dialer
@@ -22,6 +30,28 @@ type Dialer struct {
 	// Buffered keeps rustls's buffer semantics: Writes stay buffered until
 	// Flush (or until the buffer fills).
 	Buffered bool
+
+	set atomic.Pointer[configBox] // the config SetConfig gave, if any
+}
+
+// configBox holds the config given to SetConfig (nil included).
+type configBox struct{ cfg *ClientConfig }
+
+// SetConfig makes cfg the config of every later dial, atomically: a dial
+// running on another goroutine uses either the old config or the new one.
+// It takes precedence over the Config field from then on (which it does
+// not modify). The Dialer does not own either config; the old one may be
+// closed once SetConfig has returned. A nil cfg makes later dials fail
+// with ErrInvalidInput.
+func (d *Dialer) SetConfig(cfg *ClientConfig) { d.set.Store(&configBox{cfg: cfg}) }
+
+// CurrentConfig returns the config the next dial will use: the last one
+// given to SetConfig, else the Config field.
+func (d *Dialer) CurrentConfig() *ClientConfig {
+	if b := d.set.Load(); b != nil {
+		return b.cfg
+	}
+	return d.Config
 }
 
 // DialContext connects to addr on network and runs the handshake, both
@@ -41,7 +71,7 @@ func (d *Dialer) Dial(network, addr string) (net.Conn, error) {
 
 // DialStream is DialContext with the concrete type.
 func (d *Dialer) DialStream(ctx context.Context, network, addr string) (*Stream, error) {
-	if d.Config == nil {
+	if d.CurrentConfig() == nil {
 		return nil, inputErr("dial", "nil ClientConfig")
 	}
 	name := d.ServerName
@@ -64,7 +94,12 @@ func (d *Dialer) DialStream(ctx context.Context, network, addr string) (*Stream,
 	if !d.Buffered {
 		opts.WriteThrough = true
 	}
-	return NewConnector(d.Config, opts).Connect(ctx, conn, name)
+	s, err := handshakeClient(ctx, d.CurrentConfig, opts, conn, name)
+	if err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
 // DialContext connects to addr and runs the client handshake with cfg, all

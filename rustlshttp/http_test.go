@@ -365,7 +365,7 @@ func TestTransportReconnectsAfterConnectionLoss(t *testing.T) {
 	require.Eventually(t, func() bool {
 		tr.mu.Lock()
 		defer tr.mu.Unlock()
-		for _, cc := range tr.h2[strings.TrimPrefix(url, "https://")] {
+		for _, cc := range tr.h2[poolKey{addr: strings.TrimPrefix(url, "https://")}] {
 			if st := cc.State(); !st.Closed && !st.Closing {
 				return false
 			}

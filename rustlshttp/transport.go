@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"net/url"
 	"sync"
 
 	"github.com/gorustls/gorustls/rustls"
@@ -22,53 +23,115 @@ import (
 // request over HTTP/2 (x/net/http2 client connections, one multiplexed
 // connection per host, reused) or HTTP/1.1 (an http.Transport whose
 // DialTLSContext returns gorustls Streams, with its usual keep-alive pool).
-// Plain http URLs go to the HTTP/1.1 transport unchanged. A Transport is
-// safe for concurrent use; make one and reuse it.
+// Plain http URLs go to a clone of the HTTP/1.1 transport. A Transport is
+// safe for concurrent use; make one and reuse it. Set its fields before
+// its first use and do not change them afterwards (SetClientConfig changes
+// the client config).
+//
+// Every TLS session a Transport opens is a rustls one: net/http never runs
+// crypto/tls for it, whatever HTTP1 says (its TLSClientConfig is
+// ignored), proxies included.
+//
+// # Proxies
+//
+// The proxy for each request comes from HTTP1's Proxy function, as in
+// net/http: with HTTP1 nil that is http.ProxyFromEnvironment (HTTPS_PROXY,
+// HTTP_PROXY and NO_PROXY, read once per process; requests to localhost
+// and loopback addresses are never proxied); an HTTP1 with a nil Proxy
+// uses no proxy. For https URLs the Transport opens the tunnel itself and
+// runs rustls to the origin inside it, over HTTP/1.1 and HTTP/2 alike:
+//   - http:// proxy: CONNECT host:port, with HTTP1's ProxyConnectHeader (or
+//     GetProxyConnectHeader's answer) and Proxy-Authorization: Basic from
+//     the proxy URL's user info; HTTP1's OnProxyConnectResponse sees the
+//     answer. A status other than 2xx fails the request with a *ProxyError.
+//   - https:// proxy: the same inside a rustls session with the proxy,
+//     made with ProxyConfig (nil: the client config), verified against the
+//     proxy URL's host name.
+//   - socks5:// and socks5h:// proxies (user info as SOCKS5 user name and
+//     password); the proxy resolves the host name.
+//
+// Plain http URLs go through the proxy as net/http sends them (the
+// absolute URL in the request line; Proxy-Authorization from the URL),
+// with rustls to an https:// proxy. Connections are pooled per proxy and
+// origin.
 type Transport struct {
-	// Config is the client config (required). Its NextProtos decide what
-	// is offered: NewTransport sets "h2" and "http/1.1".
+	// Config is the client config (required unless SetClientConfig is
+	// called). Its NextProtos decide what is offered: give it "h2" and
+	// "http/1.1" for both protocols.
 	Config *rustls.ClientConfig
+	// ProxyConfig, if set, is the client config for TLS to https://
+	// proxies (nil: the client config, rotated with it). Proxies are
+	// spoken to in HTTP/1.1: a proxy that chooses another ALPN protocol
+	// (h2, which the client config may offer) fails the request with an
+	// error saying so; a ProxyConfig without "h2" avoids that.
+	ProxyConfig *rustls.ClientConfig
 	// NetDialer dials TCP (nil: a net.Dialer with default settings); its
 	// Timeout bounds dialing.
 	NetDialer *net.Dialer
 	// DialContext, if set, replaces NetDialer for the TCP connection (for
 	// example to pin a host name to an address); the TLS server name is
-	// still the URL's host.
+	// still the URL's host. Through a proxy it dials the proxy. When
+	// DialContext or NetDialer is set it also dials plain http URLs.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 	// ServerName, if set, is the TLS server name for every host (checked
 	// against the certificate and sent as SNI); empty means the URL's host.
 	// Internationalised names (in the URL or here) are converted to their
 	// ASCII form (punycode A-labels, IDNA's lookup profile) as net/http
 	// does: that form is dialed, sent as SNI and verified; a name IDNA
-	// refuses fails the request before any dial.
+	// refuses fails the request before any dial. It does not apply to
+	// https:// proxies, verified against their own host name.
 	ServerName string
 	// Options apply to every Stream (WriteThrough is forced on).
 	Options rustls.StreamOptions
 	// HTTP1 is the base for HTTP/1.1 (it is cloned; DialTLSContext is
-	// replaced). Nil: a clone of http.DefaultTransport. Its
-	// TLSHandshakeTimeout bounds the handshake of every new connection,
-	// HTTP/2 ones included (10 s in http.DefaultTransport; 0: only the
-	// request's context).
+	// replaced and TLSClientConfig ignored). Nil: a clone of
+	// http.DefaultTransport. Its TLSHandshakeTimeout bounds the handshake of
+	// every new connection, HTTP/2 ones and those with https:// proxies
+	// included (10 s in http.DefaultTransport; 0: only the request's
+	// context). Its Proxy chooses proxies (see above).
 	HTTP1 *http.Transport
 	// HTTP2 configures HTTP/2 (nil: defaults).
 	HTTP2 *http2.Transport
-	// OnDial, if set, is called with each new handshaken Stream.
+	// OnDial, if set, is called with each new handshaken Stream to an
+	// origin (not with sessions to https:// proxies).
 	OnDial func(*rustls.Stream)
 
-	once sync.Once
-	t1   *http.Transport
-	t2   *http2.Transport
+	once           sync.Once
+	base           *http.Transport // HTTP1's settings, never used for requests
+	plain          *http.Transport // plain http URLs
+	t2             *http2.Transport
+	connector      *rustls.Connector // the client config, rotated by SetClientConfig
+	proxyConnector *rustls.Connector // ProxyConfig's, if set
 
 	mu      sync.Mutex
-	h2      map[string][]*http2.ClientConn // by host:port
-	proto   map[string]string              // last protocol a host:port chose
-	pending map[string][]*rustls.Stream    // dialed for HTTP/1.1, not yet taken
-	dialing map[string]chan struct{}       // closed when a host's dial ends
+	h1      map[string]*http.Transport      // https URLs, by proxy URL ("": direct)
+	h2      map[poolKey][]*http2.ClientConn // by proxy and origin
+	proto   map[poolKey]string              // last protocol an origin chose
+	pending map[poolKey][]*rustls.Stream    // dialed for HTTP/1.1, not yet taken
+	dialing map[poolKey]chan struct{}       // closed when an origin's dial ends
 	h2c     map[*http2.ClientConn]*h2Conn
+}
+
+// poolKey names the connections to one origin (host:port) through one
+// proxy (its URL; empty: direct).
+type poolKey struct {
+	proxy string
+	addr  string
 }
 
 // errUseH2 tells the HTTP/1.1 path that a fresh connection chose h2.
 var errUseH2 = errors.New("rustlshttp: the server chose HTTP/2 on a new connection")
+
+// errCryptoTLS is what net/http would get if it ever tried to run
+// crypto/tls for a Transport: no path does, and this makes sure that such a
+// handshake fails before its first byte rather than run with the wrong
+// trust.
+var errCryptoTLS = errors.New("rustlshttp: internal error: net/http tried to run a crypto/tls handshake; every TLS session of a rustlshttp.Transport must be rustls (please report this)")
+
+// noCryptoTLS is the random source of the tls.Config net/http is given.
+type noCryptoTLS struct{}
+
+func (noCryptoTLS) Read([]byte) (int, error) { return 0, errCryptoTLS }
 
 // NewTransport returns a Transport for cfg. It does not own cfg.
 func NewTransport(cfg *rustls.ClientConfig) *Transport {
@@ -80,61 +143,117 @@ func NewClient(cfg *rustls.ClientConfig) *http.Client {
 	return &http.Client{Transport: NewTransport(cfg)}
 }
 
+// SetClientConfig makes cfg the client config of every new connection,
+// atomically, for example to present a renewed client certificate.
+// Connections already open (idle HTTP/1.1 ones, HTTP/2 ones and those being
+// used) are kept in their pools and keep the config they were made with;
+// close them with CloseIdleConnections to make every later request use the
+// new config. Without a ProxyConfig, TLS to https:// proxies uses cfg too.
+// The Transport does not own either config: the old one may be closed once
+// SetClientConfig has returned.
+func (t *Transport) SetClientConfig(cfg *rustls.ClientConfig) {
+	t.init()
+	t.connector.SetConfig(cfg)
+}
+
+// ClientConfig returns the client config new connections use: Config, or
+// the last one given to SetClientConfig.
+func (t *Transport) ClientConfig() *rustls.ClientConfig {
+	t.init()
+	return t.connector.Config()
+}
+
 func (t *Transport) init() {
 	t.once.Do(func() {
 		if t.HTTP1 != nil {
-			t.t1 = t.HTTP1.Clone()
+			t.base = t.HTTP1.Clone()
 		} else {
-			t.t1 = http.DefaultTransport.(*http.Transport).Clone()
+			t.base = http.DefaultTransport.(*http.Transport).Clone()
 		}
-		t.t1.DialTLSContext = t.dialHTTP1
-		t.t1.ForceAttemptHTTP2 = false
-		t.t1.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+		opts := t.Options
+		opts.WriteThrough = true
+		t.connector = rustls.NewConnector(t.Config, opts)
+		if t.ProxyConfig != nil {
+			t.proxyConnector = rustls.NewConnector(t.ProxyConfig, opts)
+		}
+		t.plain = t.base.Clone()
+		t.plain.DialTLSContext = t.dialProxyTLS
+		if t.DialContext != nil || t.NetDialer != nil {
+			t.plain.DialContext = t.dialTCP
+		}
+		noNetHTTPTLS(t.plain)
 		t.t2 = t.HTTP2
 		if t.t2 == nil {
 			t.t2 = &http2.Transport{}
 		}
-		t.h2 = map[string][]*http2.ClientConn{}
-		t.proto = map[string]string{}
-		t.pending = map[string][]*rustls.Stream{}
-		t.dialing = map[string]chan struct{}{}
+		t.h1 = map[string]*http.Transport{}
+		t.h2 = map[poolKey][]*http2.ClientConn{}
+		t.proto = map[poolKey]string{}
+		t.pending = map[poolKey][]*rustls.Stream{}
+		t.dialing = map[poolKey]chan struct{}{}
 		t.h2c = map[*http2.ClientConn]*h2Conn{}
 	})
 }
 
-func (t *Transport) dial(ctx context.Context, addr string) (*rustls.Stream, error) {
-	opts := t.Options
-	opts.WriteThrough = true
+// noNetHTTPTLS keeps net/http from running TLS or HTTP/2 itself on tr,
+// whose DialTLSContext is set: no HTTP/2 upgrade (it needs a *tls.Conn),
+// and a tls.Config whose handshakes fail at once, should any path reach it.
+func noNetHTTPTLS(tr *http.Transport) {
+	tr.ForceAttemptHTTP2 = false
+	tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	tr.TLSClientConfig = &tls.Config{Rand: noCryptoTLS{}}
+}
+
+// http1For returns the HTTP/1.1 transport for https URLs through proxy u
+// (nil: direct), keyed by pk. net/http sees no proxy: DialTLSContext opens
+// the tunnel and runs rustls inside it.
+func (t *Transport) http1For(pk string, u *url.URL) *http.Transport {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if tr := t.h1[pk]; tr != nil {
+		return tr
+	}
+	tr := t.base.Clone()
+	tr.Proxy = nil
+	tr.OnProxyConnectResponse = nil
+	tr.GetProxyConnectHeader = nil
+	tr.ProxyConnectHeader = nil
+	tr.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return t.dialHTTP1(ctx, poolKey{proxy: pk, addr: addr}, u)
+	}
+	noNetHTTPTLS(tr)
+	// Our connections are HTTP/1.1 only; net/http must not try
+	// unencrypted HTTP/2 on them whatever HTTP1.Protocols says.
+	tr.Protocols = new(http.Protocols)
+	tr.Protocols.SetHTTP1(true)
+	t.h1[pk] = tr
+	return tr
+}
+
+// dial opens a rustls session to key's origin, through proxy u if not
+// nil.
+func (t *Transport) dial(ctx context.Context, key poolKey, u *url.URL) (*rustls.Stream, error) {
 	name, err := idnaASCII(t.ServerName)
 	if err != nil {
 		return nil, fmt.Errorf("rustlshttp: Transport.ServerName %q: %w", t.ServerName, err)
 	}
 	if name == "" {
-		if name, _, err = net.SplitHostPort(addr); err != nil {
-			return nil, &rustls.Error{Code: rustls.CodeInvalidDNSName, Op: "dial", Detail: "cannot take the server name from address " + addr, Err: err}
+		if name, _, err = net.SplitHostPort(key.addr); err != nil {
+			return nil, &rustls.Error{Code: rustls.CodeInvalidDNSName, Op: "dial", Detail: "cannot take the server name from address " + key.addr, Err: err}
 		}
 	}
 	var conn net.Conn
-	if t.DialContext != nil {
-		if conn, err = t.DialContext(ctx, "tcp", addr); err != nil {
-			return nil, err
-		}
+	if u == nil {
+		conn, err = t.dialTCP(ctx, "tcp", key.addr)
 	} else {
-		nd := t.NetDialer
-		if nd == nil {
-			nd = &net.Dialer{}
-		}
-		if conn, err = nd.DialContext(ctx, "tcp", addr); err != nil {
-			return nil, &rustls.Error{Code: rustls.CodeIO, Op: "dial", Detail: addr, Err: err}
-		}
+		conn, err = t.dialTunnel(ctx, u, key.addr)
 	}
-	hctx := ctx
-	if d := t.t1.TLSHandshakeTimeout; d > 0 {
-		var cancel context.CancelFunc
-		hctx, cancel = context.WithTimeout(ctx, d)
-		defer cancel()
+	if err != nil {
+		return nil, err
 	}
-	s, err := rustls.NewConnector(t.Config, opts).Connect(hctx, conn, name)
+	hctx, cancel := t.handshakeContext(ctx)
+	defer cancel()
+	s, err := t.connector.Connect(hctx, conn, name)
 	if err != nil {
 		return nil, err
 	}
@@ -144,22 +263,22 @@ func (t *Transport) dial(ctx context.Context, addr string) (*rustls.Stream, erro
 	return s, nil
 }
 
-// dialHTTP1 is the HTTP/1.1 transport's DialTLSContext.
-func (t *Transport) dialHTTP1(ctx context.Context, network, addr string) (net.Conn, error) {
+// dialHTTP1 is the HTTP/1.1 transports' DialTLSContext.
+func (t *Transport) dialHTTP1(ctx context.Context, key poolKey, u *url.URL) (net.Conn, error) {
 	t.mu.Lock()
-	if p := t.pending[addr]; len(p) > 0 {
+	if p := t.pending[key]; len(p) > 0 {
 		s := p[len(p)-1]
-		t.pending[addr] = p[:len(p)-1]
+		t.pending[key] = p[:len(p)-1]
 		t.mu.Unlock()
 		return s, nil
 	}
 	t.mu.Unlock()
-	s, err := t.dial(ctx, addr)
+	s, err := t.dial(ctx, key, u)
 	if err != nil {
 		return nil, err
 	}
 	if s.ConnectionState().NegotiatedProtocol == http2.NextProtoTLS {
-		if _, err := t.addH2(addr, s, false); err != nil {
+		if _, err := t.addH2(key, s, false); err != nil {
 			return nil, err
 		}
 		return nil, errUseH2
@@ -169,7 +288,7 @@ func (t *Transport) dialHTTP1(ctx context.Context, network, addr string) (net.Co
 
 // addH2 makes an HTTP/2 client connection over s and pools it; when
 // reserve is set it also reserves a stream on it for the caller.
-func (t *Transport) addH2(addr string, s *rustls.Stream, reserve bool) (*http2.ClientConn, error) {
+func (t *Transport) addH2(key poolKey, s *rustls.Stream, reserve bool) (*http2.ClientConn, error) {
 	hc := &h2Conn{Stream: s}
 	cc, err := t.t2.NewClientConn(hc)
 	if err != nil {
@@ -178,21 +297,21 @@ func (t *Transport) addH2(addr string, s *rustls.Stream, reserve bool) (*http2.C
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.h2[addr] = append(t.h2[addr], cc)
+	t.h2[key] = append(t.h2[key], cc)
 	t.h2c[cc] = hc
-	t.proto[addr] = http2.NextProtoTLS
+	t.proto[key] = http2.NextProtoTLS
 	if reserve && !cc.ReserveNewRequest() {
 		return nil, nil
 	}
 	return cc, nil
 }
 
-// reserveH2 returns an HTTP/2 connection to addr with a stream reserved,
+// reserveH2 returns an HTTP/2 connection for key with a stream reserved,
 // dropping dead ones.
-func (t *Transport) reserveH2(addr string) *http2.ClientConn {
+func (t *Transport) reserveH2(key poolKey) *http2.ClientConn {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	conns := t.h2[addr]
+	conns := t.h2[key]
 	live := conns[:0]
 	var got *http2.ClientConn
 	for _, cc := range conns {
@@ -209,7 +328,7 @@ func (t *Transport) reserveH2(addr string) *http2.ClientConn {
 		delete(t.h2c, cc)
 	}
 	clear(conns[len(live):])
-	t.h2[addr] = live
+	t.h2[key] = live
 	return got
 }
 
@@ -230,6 +349,22 @@ func (t *Transport) h2Err(cc *http2.ClientConn, err error) error {
 		}
 	}
 	return err
+}
+
+// traceGotH2 reports to req's httptrace.ClientTrace, if any, that req
+// goes over cc (x/net/http2 does not for ClientConn.RoundTrip): GotConn
+// gets the Stream under it, as it gets the Stream on HTTP/1.1.
+func (t *Transport) traceGotH2(req *http.Request, cc *http2.ClientConn, reused bool) {
+	trace := httptrace.ContextClientTrace(req.Context())
+	if trace == nil || trace.GotConn == nil {
+		return
+	}
+	t.mu.Lock()
+	hc := t.h2c[cc]
+	t.mu.Unlock()
+	if hc != nil {
+		trace.GotConn(httptrace.GotConnInfo{Conn: hc.Stream, Reused: reused})
+	}
 }
 
 // h2Conn remembers the first error of the Stream under an HTTP/2
@@ -270,24 +405,34 @@ func (c *h2Conn) firstErr() error {
 	return c.err
 }
 
-// RoundTrip sends req over HTTP/2 or HTTP/1.1, whichever the server chose.
+// RoundTrip sends req over HTTP/2 or HTTP/1.1, whichever the server chose,
+// through the proxy HTTP1's Proxy function chooses for it, if any.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	t.init()
 	if req.URL == nil || req.URL.Scheme != "https" {
-		return t.t1.RoundTrip(req)
+		return t.plain.RoundTrip(req)
 	}
-	if t.Config == nil {
+	if t.connector.Config() == nil {
 		return nil, errors.New("rustlshttp: Transport.Config is nil")
 	}
 	addr, err := hostPort(req)
 	if err != nil {
 		return nil, err
 	}
+	u, err := t.proxyFor(req)
+	if err != nil {
+		return nil, err
+	}
+	key := poolKey{addr: addr}
+	if u != nil {
+		key.proxy = u.String()
+	}
 	ctx := req.Context()
 	var lastErr error
 	retried := false
 	for attempt := 0; attempt < 3; {
-		if cc := t.reserveH2(addr); cc != nil {
+		if cc := t.reserveH2(key); cc != nil {
+			t.traceGotH2(req, cc, true)
 			resp, err := cc.RoundTrip(req)
 			err = t.h2Err(cc, err)
 			if err != nil && !retried && retryable(req) && !isTLSFailure(err) {
@@ -301,13 +446,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, err
 		}
 		t.mu.Lock()
-		proto := t.proto[addr]
+		proto := t.proto[key]
 		var done chan struct{}
 		if proto != "http/1.1" {
-			// One dial per host at a time: requests that arrive while
+			// One dial per origin at a time: requests that arrive while
 			// it runs wait for it, so that they share an HTTP/2
 			// connection instead of opening one each.
-			if wait, busy := t.dialing[addr]; busy {
+			if wait, busy := t.dialing[key]; busy {
 				t.mu.Unlock()
 				select {
 				case <-wait:
@@ -317,12 +462,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 				}
 			}
 			done = make(chan struct{})
-			t.dialing[addr] = done
+			t.dialing[key] = done
 		}
 		t.mu.Unlock()
 		attempt++
 		if proto == "http/1.1" {
-			resp, err := t.roundTripHTTP1(req)
+			resp, err := t.roundTripHTTP1(req, key, u)
 			if errors.Is(err, errUseH2) {
 				continue
 			}
@@ -330,35 +475,36 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		finish := func() {
 			t.mu.Lock()
-			delete(t.dialing, addr)
+			delete(t.dialing, key)
 			t.mu.Unlock()
 			close(done)
 		}
-		s, err := t.dial(ctx, addr)
+		s, err := t.dial(ctx, key, u)
 		if err != nil {
 			finish()
 			return nil, err
 		}
 		if s.ConnectionState().NegotiatedProtocol == http2.NextProtoTLS {
-			cc, err := t.addH2(addr, s, true)
+			cc, err := t.addH2(key, s, true)
 			finish()
 			if err != nil {
 				return nil, err
 			}
 			if cc != nil {
 				// A fresh connection: its error is the answer, no retry.
+				t.traceGotH2(req, cc, false)
 				resp, err := cc.RoundTrip(req)
 				return resp, t.h2Err(cc, err)
 			}
 			continue
 		}
 		t.mu.Lock()
-		t.proto[addr] = "http/1.1"
-		t.pending[addr] = append(t.pending[addr], s)
+		t.proto[key] = "http/1.1"
+		t.pending[key] = append(t.pending[key], s)
 		t.mu.Unlock()
 		finish()
-		resp, err := t.roundTripHTTP1(req)
-		t.dropPending(addr, s)
+		resp, err := t.roundTripHTTP1(req, key, u)
+		t.dropPending(key, s)
 		if errors.Is(err, errUseH2) {
 			continue
 		}
@@ -370,13 +516,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return nil, errors.New("rustlshttp: could not get a usable connection to " + addr)
 }
 
-// roundTripHTTP1 sends req through the HTTP/1.1 transport and fills
-// resp.TLS, which http.Transport only does for *tls.Conn, from the Stream
-// the request went over.
-func (t *Transport) roundTripHTTP1(req *http.Request) (*http.Response, error) {
+// roundTripHTTP1 sends req through the HTTP/1.1 transport for key's proxy
+// and fills resp.TLS, which http.Transport only does for *tls.Conn, from
+// the Stream the request went over.
+func (t *Transport) roundTripHTTP1(req *http.Request, key poolKey, u *url.URL) (*http.Response, error) {
 	var conn net.Conn
 	trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) { conn = info.Conn }}
-	resp, err := t.t1.RoundTrip(req.WithContext(httptrace.WithClientTrace(req.Context(), trace)))
+	resp, err := t.http1For(key.proxy, u).RoundTrip(req.WithContext(httptrace.WithClientTrace(req.Context(), trace)))
 	if err != nil {
 		return nil, err
 	}
@@ -388,12 +534,12 @@ func (t *Transport) roundTripHTTP1(req *http.Request) (*http.Response, error) {
 }
 
 // dropPending closes s if the HTTP/1.1 transport did not take it.
-func (t *Transport) dropPending(addr string, s *rustls.Stream) {
+func (t *Transport) dropPending(key poolKey, s *rustls.Stream) {
 	t.mu.Lock()
-	p := t.pending[addr]
+	p := t.pending[key]
 	for i, x := range p {
 		if x == s {
-			t.pending[addr] = append(p[:i], p[i+1:]...)
+			t.pending[key] = append(p[:i], p[i+1:]...)
 			t.mu.Unlock()
 			_ = s.Close()
 			return
@@ -406,10 +552,14 @@ func (t *Transport) dropPending(addr string, s *rustls.Stream) {
 // connections with no active stream.
 func (t *Transport) CloseIdleConnections() {
 	t.init()
-	t.t1.CloseIdleConnections()
+	t.plain.CloseIdleConnections()
 	t.mu.Lock()
+	h1 := make([]*http.Transport, 0, len(t.h1))
+	for _, tr := range t.h1 {
+		h1 = append(h1, tr)
+	}
 	var idle []*http2.ClientConn
-	for addr, conns := range t.h2 {
+	for key, conns := range t.h2 {
 		live := conns[:0]
 		for _, cc := range conns {
 			if cc.State().StreamsActive == 0 && cc.State().StreamsReserved == 0 {
@@ -420,9 +570,12 @@ func (t *Transport) CloseIdleConnections() {
 			}
 		}
 		clear(conns[len(live):])
-		t.h2[addr] = live
+		t.h2[key] = live
 	}
 	t.mu.Unlock()
+	for _, tr := range h1 {
+		tr.CloseIdleConnections()
+	}
 	for _, cc := range idle {
 		_ = cc.Close()
 	}
