@@ -40,7 +40,9 @@ type FromTLSOptions struct {
 // pool means the system roots), NextProtos, MinVersion/MaxVersion (TLS 1.2
 // and 1.3: rustls has no older versions), CipherSuites (TLS 1.2 suites the
 // provider offers; TLS 1.3 suites are always enabled, as in crypto/tls),
-// KeyLogWriter, ServerName (DialerFromTLS), EncryptedClientHelloConfigList.
+// KeyLogWriter, ServerName (DialerFromTLS), EncryptedClientHelloConfigList,
+// VerifyConnection (ServerOptions/ClientOptions.VerifyConnection: it runs
+// after rustls's verification, on resumed handshakes too, as in crypto/tls).
 //
 // Accepted and ignored, because rustls already behaves so or the field is
 // only a hint: PreferServerCipherSuites (deprecated, ignored by crypto/tls
@@ -48,7 +50,7 @@ type FromTLSOptions struct {
 // in-memory cache per config), SessionTicketsDisabled false.
 //
 // Refused with an error naming the field: Rand, Time, NameToCertificate,
-// GetClientCertificate, VerifyPeerCertificate, VerifyConnection,
+// GetClientCertificate, VerifyPeerCertificate,
 // InsecureSkipVerify (use ClientOptions.DangerousVerifyPeerCertificate),
 // ClientAuth RequestClientCert and RequireAnyClientCert (rustls verifies
 // every client certificate it asks for), SessionTicketsDisabled true,
@@ -72,8 +74,6 @@ func commonTLSChecks(c *tls.Config) error {
 		return unsupportedField("Time", "rustls uses the system clock")
 	case c.VerifyPeerCertificate != nil:
 		return unsupportedField("VerifyPeerCertificate", "rustls verifies certificates itself (clients may replace verification with ClientOptions.DangerousVerifyPeerCertificate)")
-	case c.VerifyConnection != nil:
-		return unsupportedField("VerifyConnection", "check Stream.ConnectionState after the handshake instead")
 	case c.SessionTicketsDisabled:
 		return unsupportedField("SessionTicketsDisabled", "tickets cannot be turned off through rustls-ffi")
 	case c.SessionTicketKey != [32]byte{}:
@@ -256,6 +256,7 @@ func serverOptionsFromTLS(c *tls.Config, x *FromTLSOptions) (ServerOptions, erro
 	}
 	o.NextProtos = append([]string(nil), c.NextProtos...)
 	o.KeyLogWriter = c.KeyLogWriter
+	o.VerifyConnection = c.VerifyConnection
 	return o, nil
 }
 
@@ -573,6 +574,7 @@ func ClientConfigFromTLS(c *tls.Config, x *FromTLSOptions) (*ClientConfig, error
 	}
 	o.NextProtos = append([]string(nil), c.NextProtos...)
 	o.KeyLogWriter = c.KeyLogWriter
+	o.VerifyConnection = c.VerifyConnection
 	o.ECHConfigList = c.EncryptedClientHelloConfigList
 	return NewClientConfig(o)
 }

@@ -39,7 +39,6 @@ func TestServerConfigFromTLSRefusedFields(t *testing.T) {
 		{"VerifyPeerCertificate", func(c *tls.Config) {
 			c.VerifyPeerCertificate = func([][]byte, [][]*x509.Certificate) error { return nil }
 		}},
-		{"VerifyConnection", func(c *tls.Config) { c.VerifyConnection = func(tls.ConnectionState) error { return nil } }},
 		{"SessionTicketsDisabled", func(c *tls.Config) { c.SessionTicketsDisabled = true }},
 		{"SessionTicketKey", func(c *tls.Config) { c.SessionTicketKey[0] = 1 }},
 		{"WrapSession", func(c *tls.Config) {
@@ -94,7 +93,6 @@ func TestClientConfigFromTLSRefusedFields(t *testing.T) {
 			c.GetCertificate = func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return nil, nil }
 		}},
 		{"RootCAs", func(c *tls.Config) { c.RootCAs = x509.NewCertPool() }},
-		{"VerifyConnection", func(c *tls.Config) { c.VerifyConnection = func(tls.ConnectionState) error { return nil } }},
 		{"EncryptedClientHelloRejectionVerify", func(c *tls.Config) {
 			c.EncryptedClientHelloRejectionVerify = func(tls.ConnectionState) error { return nil }
 		}},
@@ -405,4 +403,54 @@ func TestLazyListenerCloseBeforeAccept(t *testing.T) {
 	require.NoError(t, ln.Close())
 	_, err = ln.Accept()
 	assert.ErrorIs(t, err, net.ErrClosed)
+}
+
+// TestFromTLSVerifyConnection: tls.Config.VerifyConnection carries over to
+// the rustls configs on both sides and refuses the handshake when it
+// returns an error.
+func TestFromTLSVerifyConnection(t *testing.T) {
+	ca, srv, cli := pki(t)
+	refuse := errors.New("not on the allow list")
+	var serverSaw, clientSaw atomic.Value
+	scfg, err := ServerConfigFromTLS(&tls.Config{
+		Certificates: []tls.Certificate{srv.tlsCert(t)},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    ca.pool(),
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			serverSaw.Store(cs.PeerCertificates[0].Subject.CommonName)
+			return nil
+		},
+	}, &FromTLSOptions{ClientCAsPEM: ca.certPEM})
+	require.NoError(t, err)
+	defer scfg.Close()
+	for _, allow := range []bool{true, false} {
+		ccfg, err := ClientConfigFromTLS(&tls.Config{
+			RootCAs:      ca.pool(),
+			Certificates: []tls.Certificate{cli.tlsCert(t)},
+			VerifyConnection: func(cs tls.ConnectionState) error {
+				clientSaw.Store(cs.PeerCertificates[0].DNSNames[0])
+				if !allow {
+					return refuse
+				}
+				return nil
+			},
+		}, &FromTLSOptions{RootCAsPEM: ca.certPEM})
+		require.NoError(t, err)
+		c, s := tcpPair(t)
+		go func() {
+			if st, err := NewAcceptor(scfg, StreamOptions{}).Accept(testCtx(t), s); err == nil {
+				_ = st.Close()
+			}
+		}()
+		st, err := NewConnector(ccfg, StreamOptions{}).Connect(testCtx(t), c, "localhost")
+		if allow {
+			require.NoError(t, err)
+			_ = st.Close()
+			assert.Equal(t, cli.cert.Subject.CommonName, serverSaw.Load())
+		} else {
+			require.ErrorIs(t, err, refuse)
+		}
+		assert.Equal(t, "localhost", clientSaw.Load())
+		ccfg.Close()
+	}
 }
