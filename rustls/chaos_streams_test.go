@@ -112,7 +112,7 @@ type chaosSide struct {
 
 	sent         [chaosWriterIDs]atomic.Int64
 	recv         chaosReceiver
-	sawEOF       atomic.Bool // a Read returned io.EOF
+	sawEOF       atomic.Bool           // a Read returned io.EOF
 	endErr       atomic.Pointer[error] // the first error that ended a reader
 	readers      atomic.Int32
 	stalled      atomic.Bool   // the reader stops reading
