@@ -104,7 +104,7 @@ func TestHostileInputTable(t *testing.T) {
 		{
 			name: "plaintext after application data",
 			run:  peerDataThen(data, writeRaw([]byte("HTTP/1.1 400 Bad Request\r\n\r\n"))),
-			want: data, is: []error{ErrProtocol},
+			want: data, code: CodeMessageInvalidContentType, is: []error{ErrProtocol},
 		},
 		{
 			name: "TCP EOF in the middle of a record, after data",
@@ -186,6 +186,11 @@ func TestHostileInputTable(t *testing.T) {
 			// Every case bounds itself (deadlines, contexts).
 			got, err := tc.run(t)
 			require.Error(t, err)
+			var code Code
+			if e, ok := err.(*Error); ok {
+				code = e.Code
+			}
+			t.Logf("after %d bytes: %T (code %d) %v", len(got), err, code, err)
 			var e *Error
 			require.True(t, errors.As(err, &e) || (len(tc.is) > 0 && tc.is[0] == io.ErrUnexpectedEOF && errors.Is(err, io.ErrUnexpectedEOF)),
 				"want an *Error, got %T: %v", err, err)
