@@ -393,9 +393,9 @@ func (h chaosPanicHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h chaosPanicHandler) WithGroup(string) slog.Handler      { return h }
 
 // chaosCallbacks: GetCertificate, the client's verifier, both KeyLogWriters,
-// the SessionStore and the loggers panic. Which connection's GetCertificate
-// or verifier panics is planned from the seed and read back from the
-// server name (cN.chaos.test). No panic may escape and no lock may stay
+// the SessionStore and the loggers panic. Whether GetCertificate or the
+// verifier panics is planned per server name from the seed and read back
+// from the name (cN.chaos.test). No panic may escape and no lock may stay
 // held (the next handshake would hang); a connection whose GetCertificate
 // or verifier panicked fails with a typed error that names the callback;
 // every other connection succeeds (a panicking store is a cache miss, a
@@ -405,8 +405,10 @@ func (r *chaosRun) chaosCallbacks() {
 	ca, _, _ := pki(t)
 	leaf := ca.leaf(t, leafOpts{}, "*.chaos.test")
 	key := leaf.certifiedKey(t)
+	// Each server name is used by several connections, so that later ones
+	// resume (through the SessionStore) what earlier ones were given.
 	n := r.n(160, 40)
-	plans := make([]chaosCBPlan, n)
+	plans := make([]chaosCBPlan, max(8, n/4))
 	rng := r.rng(1)
 	for i := range plans {
 		plans[i] = chaosCBPlan{getCert: rng.IntN(6) == 0, verifier: rng.IntN(6) == 0, clientLog: rng.IntN(4) == 0}
@@ -484,8 +486,8 @@ func (r *chaosRun) chaosCallbacks() {
 				if r.wedged.Load() {
 					return
 				}
-				name := fmt.Sprintf("c%d.chaos.test", id)
-				plan := plans[id]
+				name := fmt.Sprintf("c%d.chaos.test", id%len(plans))
+				plan := plans[id%len(plans)]
 				var con *Connector
 				if k := rng.IntN(4); k < 2 {
 					opts := StreamOptions{WriteThrough: true}

@@ -54,7 +54,7 @@ func chaosSettings(t *testing.T) (seed uint64, scale float64) {
 	if v := os.Getenv(chaosScaleEnv); v != "" {
 		s, err := strconv.ParseFloat(v, 64)
 		if err != nil || s <= 0 {
-			t.Fatalf("%s=%q: want a positive number", chaosSeedEnv, v)
+			t.Fatalf("%s=%q: want a positive number", chaosScaleEnv, v)
 		}
 		scale = s
 	}
@@ -181,7 +181,8 @@ func untypedErr(err error) string {
 	return "not a documented error kind"
 }
 
-// go runs f on a new goroutine counted by wg.
+// goWG runs f on a new goroutine counted by wg; a panic in f (the
+// harness's own code) is a failure, not a crash.
 func (r *chaosRun) goWG(wg *sync.WaitGroup, what string, f func()) {
 	wg.Add(1)
 	go func() {

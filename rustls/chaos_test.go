@@ -32,6 +32,10 @@ func TestChaos(t *testing.T) {
 	})
 	defer guard.Stop()
 
+	// Warm up what is made once per process (the network poller, buffer
+	// pools, the crypto provider's entropy) before any baseline is taken.
+	mustPair(t, serverConfig(t, nil), clientConfig(t, nil))
+
 	scenario := func(name string, salt uint64, f func(*chaosRun)) {
 		t.Run(name, func(t *testing.T) {
 			r := newChaosRun(t, seed, scale, salt)
