@@ -16,14 +16,17 @@ import (
 // it. The panic is recovered, only that handshake fails, and the config
 // keeps working for later ones. Callbacks that can fail a handshake this
 // way: ServerOptions.GetCertificate, ClientOptions.DangerousVerifyPeerCertificate,
-// and a ServerOptions.SessionStore's Get and Put. Two callbacks never fail
+// the VerifyConnection hooks, a ServerOptions.SessionStore's Get and Put,
+// and on the ClientHello path LazyAcceptor.Choose and the GetConfigForClient
+// and GetCertificate of a converted tls.Config. Two callbacks never fail
 // a handshake: a KeyLogWriter whose Write panics loses that line (later
 // lines are still written), and a StreamOptions.Logger whose handler panics
 // loses that record.
 type PanicError struct {
 	// Callback names what panicked: "GetCertificate",
-	// "DangerousVerifyPeerCertificate", "SessionStore.Get" or
-	// "SessionStore.Put".
+	// "DangerousVerifyPeerCertificate", "VerifyConnection",
+	// "SessionStore.Get", "SessionStore.Put", "LazyAcceptor.Choose",
+	// "tls.Config.GetConfigForClient" or "tls.Config.GetCertificate".
 	Callback string
 	// Value is what the callback panicked with.
 	Value any

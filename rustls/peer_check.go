@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
-	"fmt"
+	"runtime/debug"
 	"sync"
 	"time"
 )
@@ -99,8 +99,8 @@ func runVerifyConnection(hook func(tls.ConnectionState) error, st tls.Connection
 	const op = "handshake"
 	defer func() {
 		if v := recover(); v != nil {
-			err = &Error{Code: CodeCertApplicationFailure, Op: op, Detail: "VerifyConnection panicked",
-				Err: fmt.Errorf("VerifyConnection panicked: %v", v)}
+			err = &Error{Code: CodeCertApplicationFailure, Op: op,
+				Err: &PanicError{Callback: "VerifyConnection", Value: v, Stack: debug.Stack()}}
 		}
 	}()
 	if e := hook(st); e != nil {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"runtime/debug"
@@ -111,26 +110,17 @@ func withClientHelloInfo(h *ClientHello, cfg *tls.Config, fn func(*tls.ClientHel
 	}
 }
 
-// panicValue carries a recovered panic's value; it unwraps to the value
-// when that is an error (a runtime.Error, for example).
-type panicValue struct{ v any }
-
-func (p *panicValue) Error() string { return fmt.Sprint(p.v) }
-
-func (p *panicValue) Unwrap() error {
-	err, _ := p.v.(error)
-	return err
-}
-
 // callbackPanic is the error for a recovered panic in the callback named
-// name: "rustls: accept (NAME panicked): VALUE".
+// name on the ClientHello path: an *Error wrapping the *PanicError (with
+// the stack of the panicking goroutine), "rustls: accept: NAME panicked:
+// VALUE". Call it from the deferred recover, so the stack is the panic's.
 func callbackPanic(name string, v any) *Error {
-	return &Error{Op: "accept", Detail: name + " panicked", Err: &panicValue{v}}
+	return &Error{Op: "accept", Err: &PanicError{Callback: name, Value: v, Stack: debug.Stack()}}
 }
 
 // isCallbackPanic reports whether err comes from a recovered panic.
 func isCallbackPanic(err error) bool {
-	var p *panicValue
+	var p *PanicError
 	return errors.As(err, &p)
 }
 
@@ -139,7 +129,12 @@ func logPanic(logger *slog.Logger, conn net.Conn, e *Error) {
 	if logger == nil {
 		return
 	}
-	attrs := []any{"error", e.Error(), "stack", string(debug.Stack())}
+	stack := debug.Stack()
+	var p *PanicError
+	if errors.As(e, &p) && p.Stack != nil {
+		stack = p.Stack
+	}
+	attrs := []any{"error", e.Error(), "stack", string(stack)}
 	if conn != nil {
 		attrs = append(attrs, "remote", conn.RemoteAddr().String())
 	}

@@ -2,6 +2,7 @@ package rustlshttp
 
 import (
 	"context"
+	"errors"
 	"net"
 	"sync"
 	"time"
@@ -198,6 +199,10 @@ func (s *Server) handshake(ctx context.Context, raw net.Conn) *rustls.Stream {
 		_ = raw.SetWriteDeadline(time.Now().Add(time.Second))
 		_, _ = raw.Write([]byte(plaintextAnswer))
 		s.logf("rustlshttp: TLS handshake error from %s: client sent an HTTP request to an HTTPS server", raw.RemoteAddr())
+	} else if p := (*rustls.PanicError)(nil); errors.As(err, &p) {
+		// A user callback panicked: log it as net/http logs a handler
+		// panic, with the stack.
+		s.logf("rustlshttp: panic serving %s: %v\n%s", raw.RemoteAddr(), err, p.Stack)
 	} else {
 		s.logf("rustlshttp: TLS handshake error from %s: %v", raw.RemoteAddr(), err)
 	}
