@@ -149,6 +149,17 @@ func (s *tserver) next(t testing.TB) connResult {
 	}
 }
 
+// greetThenEcho writes a greeting line, as SMTP or IMAP servers do, then
+// runs echoLines. A TLS 1.3 gorustls server sends its session tickets with
+// its first write, so a client that leaves without sending anything (as
+// gnutls-cli --resume does) still gets one.
+func greetThenEcho(s *rustls.Stream, r *connResult) {
+	if _, r.err = s.Write([]byte("hello from gorustls\n")); r.err != nil {
+		return
+	}
+	echoLines(s, r)
+}
+
 // echoLines echoes each line until the peer closes; the line "bye" makes the
 // server close first (close_notify), "keyupdate" makes it send a KeyUpdate.
 func echoLines(s *rustls.Stream, r *connResult) {
