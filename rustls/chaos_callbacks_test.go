@@ -398,8 +398,9 @@ func (h chaosPanicHandler) WithGroup(string) slog.Handler      { return h }
 // from the name (cN.chaos.test). No panic may escape and no lock may stay
 // held (the next handshake would hang); a connection whose GetCertificate
 // or verifier panicked fails with a typed error that names the callback;
-// every other connection succeeds (a panicking store is a cache miss, a
-// panicking key-log writer or logger loses its line).
+// a connection whose SessionStore call panicked fails on the server with an
+// error naming the store; every other connection succeeds (a panicking
+// key-log writer or logger loses its line).
 func (r *chaosRun) chaosCallbacks() {
 	t := r.t
 	ca, _, _ := pki(t)
@@ -537,7 +538,18 @@ func (r *chaosRun) checkCallbackConn(name string, plan chaosCBPlan, rustlsClient
 		}
 		return
 	}
+	var pe *PanicError
+	storePanicked := errors.As(h.serr, &pe) && strings.HasPrefix(pe.Callback, "SessionStore.")
 	switch {
+	case storePanicked:
+		// The store panics on every few calls, whatever the connection: a
+		// panicking store fails the server's handshake (errors.As finds a
+		// *PanicError naming it); the client sees its handshake or its
+		// first read end.
+		var e *Error
+		if !errors.As(h.serr, &e) || !namesCallback(h.serr, "SessionStore") {
+			r.failf("%s: the session store panicked: want an *Error naming it, got %T %v", name, h.serr, h.serr)
+		}
 	case plan.getCert:
 		var e *Error
 		if !errors.As(h.serr, &e) {
