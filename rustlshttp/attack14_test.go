@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorustls/gorustls/rustls"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -131,4 +132,41 @@ func TestAttack14TransportProxyIgnoredForHTTP2(t *testing.T) {
 		resp.Body.Close()
 		assert.EqualValues(t, 1, tunnels.Load(), "the request (%s) went to the origin without the configured proxy", resp.Proto)
 	}
+}
+
+// TestAttack14H2ConnectionAnswersHTTP1: docs/security.md says a client
+// that negotiated h2 but speaks HTTP/1 is dropped. It is answered first:
+// net/http's HTTP/1 server (which gets the connection because it has no
+// ConnectionState and no preface) replies to "OPTIONS *" itself, with 200
+// OK and no TLS state, without Server.Handler, so cross-protocol
+// confusion is still possible for what net/http answers on its own
+// (OPTIONS *, 400/431 error pages, 100-continue). Expected: nothing
+// answered over HTTP/1 on an h2 connection.
+func TestAttack14H2ConnectionAnswersHTTP1(t *testing.T) {
+	p := newPKI(t)
+	_, origin := startServer(t, &Server{Config: p.serverConfig(t, "h2", "http/1.1"), Handler: infoHandler})
+	u, err := url.Parse(origin)
+	require.NoError(t, err)
+	cfg := p.clientConfig(t, "h2")
+	for _, req := range []string{
+		"OPTIONS * HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: localhost\r\nBad Header\r\n\r\n",
+	} {
+		s, err := rustlsDial(t, u.Host, cfg)
+		require.NoError(t, err)
+		require.Equal(t, "h2", s.ConnectionState().NegotiatedProtocol)
+		require.NoError(t, s.SetDeadline(time.Now().Add(10*time.Second)))
+		_, err = io.WriteString(s, req)
+		require.NoError(t, err)
+		got, _ := io.ReadAll(s)
+		s.Close()
+		assert.NotContains(t, string(got), "HTTP/1.1", "an h2 connection answered %q over HTTP/1", req)
+	}
+}
+
+func rustlsDial(t *testing.T, addr string, cfg *rustls.ClientConfig) (*rustls.Stream, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return rustls.DialContext(ctx, "tcp", addr, cfg, nil)
 }
