@@ -170,3 +170,37 @@ func rustlsDial(t *testing.T, addr string, cfg *rustls.ClientConfig) (*rustls.St
 	defer cancel()
 	return rustls.DialContext(ctx, "tcp", addr, cfg, nil)
 }
+
+// TestAttack14ServerFieldsReadLive: the Server doc says its fields are
+// read when it first serves and later changes are not seen. Config (and
+// Lazy, Options, OnHandshake, NextProto) are in fact read again for every
+// connection, without synchronisation: an operator who "rotates" the
+// certificate with srv.Config = newCfg while serving gets a data race
+// (reported under -race) and the new config is used, contrary to the doc.
+// Expected: the fields are snapshotted at the first Serve (the doc holds,
+// no race), or the doc says how to change the config safely.
+func TestAttack14ServerFieldsReadLive(t *testing.T) {
+	p := newPKI(t)
+	other := newPKI(t) // another CA: the client does not trust it
+	srv := &Server{Config: p.serverConfig(t, "http/1.1"), Handler: infoHandler}
+	_, origin := startServer(t, srv)
+	tr := NewTransport(p.clientConfig(t, "http/1.1"))
+	tr.HTTP1 = &http.Transport{DisableKeepAlives: true}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr}
+	do := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, origin, nil)
+		require.NoError(t, err)
+		resp, err := c.Do(req)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		return err
+	}
+	require.NoError(t, do())
+	srv.Config = other.serverConfig(t, "http/1.1") // after Serve: "not seen"
+	assert.NoError(t, do(), "a change of Server.Config after Serve was seen")
+}
