@@ -133,3 +133,52 @@ func TestAttack14StoreValueForgesClientIdentity(t *testing.T) {
 		})
 	}
 }
+
+// TestAttack14LazyFromTLSCloneBuildsConfigPerConnection: the usual
+// crypto/tls pattern GetConfigForClient: func(h) { c := base.Clone(); ...;
+// return c, nil } returns a new *tls.Config per connection. The converted
+// configs are cached per *tls.Config pointer, so every connection builds a
+// whole rustls ServerConfig (key export, root store, provider) from the
+// attacker's ClientHello onwards (CPU amplification), and, since each
+// config has its own session cache, no client ever resumes. crypto/tls
+// resumes here (a Clone keeps the ticket keys). Expected: as crypto/tls
+// (convert by content, not by pointer), or the doc warning about it.
+func TestAttack14LazyFromTLSCloneBuildsConfigPerConnection(t *testing.T) {
+	_, srv, _ := pki(t)
+	base := &tls.Config{Certificates: []tls.Certificate{srv.tlsCert(t)}}
+	base.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		c := base.Clone()
+		c.GetConfigForClient = nil
+		return c, nil
+	}
+	la, err := LazyAcceptorFromTLS(base, nil)
+	require.NoError(t, err)
+	client := goTLSClientConfig(t)
+	client.ClientSessionCache = tls.NewLRUClientSessionCache(8)
+	var resumed []bool
+	for i := 0; i < 3; i++ {
+		cc, sc := tcpPair(t)
+		ch := make(chan error, 1)
+		go func() {
+			s, err := la.Accept(testCtx(t), sc)
+			if err == nil {
+				buf := make([]byte, 1)
+				_, _ = s.Read(buf)
+				_, _ = s.Write([]byte("x"))
+				s.Close() // flushes the tickets and the data
+			}
+			ch <- err
+		}()
+		tc := tls.Client(cc, client)
+		require.NoError(t, tc.HandshakeContext(testCtx(t)))
+		_, err := tc.Write([]byte("y"))
+		require.NoError(t, err)
+		buf := make([]byte, 1)
+		_, err = tc.Read(buf) // the data, and the tickets before it
+		require.NoError(t, err)
+		require.NoError(t, <-ch)
+		resumed = append(resumed, tc.ConnectionState().DidResume)
+		tc.Close()
+	}
+	assert.Equal(t, []bool{false, true, true}, resumed, "sessions resumed through a GetConfigForClient that clones")
+}
