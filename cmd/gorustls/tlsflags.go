@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -113,12 +112,15 @@ func parseVersions(s string) ([]uint16, error) {
 	return vs, nil
 }
 
-// openKeylog opens name for appending (nil writer when name is empty).
+// openKeylog opens name for appending, owner-only (nil writer when name is
+// empty).
 func openKeylog(name string) (io.Writer, func(), error) {
 	if name == "" {
 		return nil, func() {}, nil
 	}
-	f, err := os.OpenFile(name, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	// Owner-only, as KeyLogFromEnv: an existing file others can read is
+	// tightened, a link or a shared FIFO refused.
+	f, err := rustls.OpenKeyLogFile(name)
 	if err != nil {
 		return nil, nil, fmt.Errorf("-keylog: %w", err)
 	}
