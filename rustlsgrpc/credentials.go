@@ -18,14 +18,15 @@ const alpnH2 = "h2"
 
 // Credentials are gRPC transport credentials over gorustls. One value is
 // either client or server credentials (see NewClientCredentials and
-// NewServerCredentials). Safe for concurrent use; SetClientConfig may be
-// called while connections are being made.
+// NewServerCredentials). Safe for concurrent use: SetClientConfig and
+// OverrideServerName may be called while connections are being made (a
+// handshake uses the values current when it starts).
 type Credentials struct {
 	server *rustls.ServerConfig
 	client atomic.Pointer[rustls.ClientConfig]
 	// serverName overrides the authority's host as the name checked in
-	// the server's certificate (OverrideServerName).
-	serverName string
+	// the server's certificate (OverrideServerName); "" means none.
+	serverName atomic.Pointer[string]
 	opts       rustls.StreamOptions
 }
 
@@ -70,7 +71,7 @@ func (c *Credentials) ClientHandshake(ctx context.Context, authority string, raw
 		_ = rawConn.Close()
 		return nil, nil, fmt.Errorf("rustlsgrpc: the ClientConfig does not offer ALPN %q (set ClientOptions.NextProtos); gRPC needs HTTP/2", alpnH2)
 	}
-	name := c.serverName
+	name := c.override()
 	if name == "" {
 		name = authority
 		if h, _, err := net.SplitHostPort(authority); err == nil {
@@ -135,14 +136,23 @@ func spiffeID(uris []*url.URL) *url.URL {
 
 // Info reports "tls" as the security protocol, and the override name.
 func (c *Credentials) Info() credentials.ProtocolInfo {
-	return credentials.ProtocolInfo{SecurityProtocol: "tls", SecurityVersion: "1.2", ServerName: c.serverName}
+	return credentials.ProtocolInfo{SecurityProtocol: "tls", SecurityVersion: "1.2", ServerName: c.override()}
+}
+
+// override returns the name set by OverrideServerName, or "".
+func (c *Credentials) override() string {
+	if p := c.serverName.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // Clone returns credentials sharing the same configs (which are immutable
 // and safe to share) with their own server-name override.
 func (c *Credentials) Clone() credentials.TransportCredentials {
-	n := &Credentials{server: c.server, serverName: c.serverName, opts: c.opts}
+	n := &Credentials{server: c.server, opts: c.opts}
 	n.client.Store(c.client.Load())
+	n.serverName.Store(c.serverName.Load())
 	return n
 }
 
@@ -152,6 +162,6 @@ func (c *Credentials) Clone() credentials.TransportCredentials {
 // not a DNS name or IP address fails at the handshake with
 // rustls.CodeInvalidDNSName.
 func (c *Credentials) OverrideServerName(name string) error {
-	c.serverName = name
+	c.serverName.Store(&name)
 	return nil
 }
