@@ -1,0 +1,318 @@
+package rustls
+
+// Hostile-review regression tests (attack10). Each test drives the public
+// API the way a careless user or a hostile peer would; see the comments for
+// what each one expects.
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorustls/gorustls/cgo"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// within runs fn on its own goroutine and returns its error, or fails the
+// test if fn has not returned after d (the goroutine is then left behind,
+// stuck; ok is false).
+func within(t *testing.T, d time.Duration, what string, fn func() error) (err error, ok bool) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- fn() }()
+	select {
+	case err = <-done:
+		return err, true
+	case <-time.After(d):
+		t.Errorf("%s: still blocked after %v", what, d)
+		return nil, false
+	}
+}
+
+// capturedClientHello returns the first flight of a crypto/tls client.
+func capturedClientHello(t *testing.T) []byte {
+	t.Helper()
+	a, b := net.Pipe()
+	go func() {
+		c := tls.Client(a, &tls.Config{ServerName: "localhost", InsecureSkipVerify: true})
+		_ = c.Handshake()
+	}()
+	buf := make([]byte, 4096)
+	_ = b.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err := b.Read(buf)
+	require.NoError(t, err)
+	a.Close()
+	b.Close()
+	return buf[:n]
+}
+
+// readHelloOver feeds hello to ReadClientHello over a pipe.
+func readHelloOver(t *testing.T, hello []byte) (*StartHandshake, net.Conn) {
+	t.Helper()
+	a, b := net.Pipe()
+	go func() { _, _ = a.Write(hello) }()
+	h, err := ReadClientHello(context.Background(), b)
+	require.NoError(t, err)
+	a.Close()
+	return h, b
+}
+
+// A StartHandshake dropped without IntoStream, Refuse or Abandon (an early
+// return, a panic in the caller's code) must not leak its C acceptor: every
+// other owner of C memory (Stream, configs, keys, providers) has a cleanup.
+func TestAttack10DroppedStartHandshakeLeaksCMemory(t *testing.T) {
+	if cgo.MallocInUse() < 0 {
+		t.Skip("C heap usage not reported")
+	}
+	hello := capturedClientHello(t)
+	measure := func(abandon bool) int64 {
+		runtime.GC()
+		cgo.MallocTrim()
+		before := cgo.MallocInUse()
+		for i := 0; i < 300; i++ {
+			h, conn := readHelloOver(t, hello)
+			if abandon {
+				h.Abandon()
+			}
+			conn.Close()
+		}
+		for i := 0; i < 4; i++ {
+			runtime.GC()
+			time.Sleep(10 * time.Millisecond)
+		}
+		return cgo.MallocInUse() - before
+	}
+	abandoned := measure(true)
+	dropped := measure(false)
+	t.Logf("C heap growth after 300 hellos: Abandon %d bytes, dropped %d bytes", abandoned, dropped)
+	assert.Less(t, dropped, abandoned+300*1024, "dropped StartHandshakes keep C memory (%d bytes more than abandoned ones)", dropped-abandoned)
+}
+
+// Abandon on one goroutine (a watchdog giving up) while IntoStream runs on
+// another: the C acceptor and accepted hello are freed from two goroutines
+// without synchronization.
+func TestAttack10StartHandshakeAbandonDuringIntoStream(t *testing.T) {
+	scfg := serverConfig(t, nil)
+	ccfg := clientConfig(t, nil)
+	for i := 0; i < 20; i++ {
+		cc, sc := tcpPair(t)
+		go func() {
+			_, _ = NewConnector(ccfg, StreamOptions{}).ConnectFallible(testCtx(t), cc, "localhost")
+		}()
+		h, err := ReadClientHello(testCtx(t), sc)
+		require.NoError(t, err)
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if s, err := h.IntoStream(testCtx(t), scfg, StreamOptions{}); err == nil {
+				s.Close()
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			h.Abandon()
+		}()
+		wg.Wait()
+		cc.Close()
+		sc.Close()
+	}
+}
+
+// Closing the Stream from inside its own DangerousVerifyPeerCertificate
+// (a verifier that wants the connection gone) must not deadlock: Close is
+// documented as callable from any goroutine at any moment.
+func TestAttack10CloseFromPeerVerifier(t *testing.T) {
+	scfg := serverConfig(t, nil)
+	var mu sync.Mutex
+	var self *Stream
+	ccfg := clientConfig(t, func(o *ClientOptions) {
+		o.RootCAs = nil
+		o.DangerousVerifyPeerCertificate = func(string, [][]byte, []byte) error {
+			mu.Lock()
+			s := self
+			mu.Unlock()
+			_ = s.Close()
+			return nil
+		}
+	})
+	cc, sc := tcpPair(t)
+	go func() { _, _ = NewAcceptor(scfg, StreamOptions{}).Accept(testCtx(t), sc) }()
+	s, err := NewConnector(ccfg, StreamOptions{}).Client(cc, "localhost")
+	require.NoError(t, err)
+	mu.Lock()
+	self = s
+	mu.Unlock()
+	ctx := testCtx(t)
+	if err, ok := within(t, 5*time.Second, "Handshake with Close inside the verifier", func() error { return s.Handshake(ctx) }); ok {
+		assert.Error(t, err)
+	}
+}
+
+// The same from GetCertificate on the server side.
+func TestAttack10CloseFromGetCertificate(t *testing.T) {
+	_, srv, _ := pki(t)
+	key := srv.certifiedKey(t)
+	var mu sync.Mutex
+	var self *Stream
+	scfg := serverConfig(t, func(o *ServerOptions) {
+		o.Certificates = nil
+		o.GetCertificate = func(*ClientHelloInfo) (*CertifiedKey, error) {
+			mu.Lock()
+			s := self
+			mu.Unlock()
+			_ = s.Close()
+			return key, nil
+		}
+	})
+	ccfg := clientConfig(t, nil)
+	cc, sc := tcpPair(t)
+	go func() { _, _ = NewConnector(ccfg, StreamOptions{}).Connect(testCtx(t), cc, "localhost") }()
+	s, err := NewAcceptor(scfg, StreamOptions{}).Server(sc)
+	require.NoError(t, err)
+	mu.Lock()
+	self = s
+	mu.Unlock()
+	ctx := testCtx(t)
+	if err, ok := within(t, 5*time.Second, "Handshake with Close inside GetCertificate", func() error { return s.Handshake(ctx) }); ok {
+		assert.Error(t, err)
+	}
+}
+
+// Accept's ctx is documented to bound the handshake, and ClientHelloInfo
+// offers GetCertificate no context to watch: a GetCertificate stuck on a
+// slow backend (an ACME order, a vault) keeps Accept past its deadline.
+func TestAttack10AcceptContextBoundsBlockedGetCertificate(t *testing.T) {
+	_, srv, _ := pki(t)
+	key := srv.certifiedKey(t)
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	scfg := serverConfig(t, func(o *ServerOptions) {
+		o.Certificates = nil
+		o.GetCertificate = func(*ClientHelloInfo) (*CertifiedKey, error) {
+			<-release
+			return key, nil
+		}
+	})
+	ccfg := clientConfig(t, nil)
+	cc, sc := tcpPair(t)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		_, _ = NewConnector(ccfg, StreamOptions{}).Connect(ctx, cc, "localhost")
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	err, ok := within(t, 5*time.Second, "Accept with a 500ms context and a stuck GetCertificate", func() error {
+		_, err := NewAcceptor(scfg, StreamOptions{}).Accept(ctx, sc)
+		return err
+	})
+	if ok {
+		assert.True(t, errors.Is(err, context.DeadlineExceeded), "got %v", err)
+	}
+}
+
+// noPanic runs fn and turns a panic into a test failure naming what.
+func noPanic(t *testing.T, what string, fn func() error) {
+	t.Helper()
+	defer func() {
+		if v := recover(); v != nil {
+			t.Errorf("%s panicked: %v", what, v)
+		}
+	}()
+	err := fn()
+	assert.Error(t, err, what)
+}
+
+// Bad input from a careless caller gets an error, never a panic (COMMON.md:
+// "Bad input gets a clear typed *rustls.Error ... never a panic").
+func TestAttack10CarelessInputPanics(t *testing.T) {
+	scfg := serverConfig(t, nil)
+	ccfg := clientConfig(t, nil)
+	t.Run("zero ServerConfig", func(t *testing.T) {
+		_, sc := tcpPair(t)
+		noPanic(t, "Accept with &ServerConfig{}", func() error {
+			_, err := NewAcceptor(&ServerConfig{}, StreamOptions{}).Accept(testCtx(t), sc)
+			return err
+		})
+	})
+	t.Run("zero ClientConfig", func(t *testing.T) {
+		cc, _ := tcpPair(t)
+		noPanic(t, "Connect with &ClientConfig{}", func() error {
+			_, err := NewConnector(&ClientConfig{}, StreamOptions{}).Connect(testCtx(t), cc, "localhost")
+			return err
+		})
+	})
+	t.Run("zero Provider", func(t *testing.T) {
+		noPanic(t, "NewClientConfig with &Provider{}", func() error {
+			ca, _, _ := pki(t)
+			_, err := NewClientConfig(ClientOptions{RootCAs: ca.certPEM, Provider: &Provider{}})
+			return err
+		})
+	})
+	t.Run("nil conn", func(t *testing.T) {
+		noPanic(t, "Accept on a nil net.Conn", func() error {
+			_, err := NewAcceptor(scfg, StreamOptions{}).Accept(testCtx(t), nil)
+			return err
+		})
+		noPanic(t, "Connect on a nil net.Conn", func() error {
+			_, err := NewConnector(ccfg, StreamOptions{}).Connect(testCtx(t), nil, "localhost")
+			return err
+		})
+	})
+	t.Run("nil context", func(t *testing.T) {
+		cc, _ := tcpPair(t)
+		noPanic(t, "Connect with a nil context", func() error {
+			//lint:ignore SA1012 a careless caller's nil context is the point
+			_, err := NewConnector(ccfg, StreamOptions{}).Connect(nil, cc, "localhost") //nolint:staticcheck
+			return err
+		})
+	})
+}
+
+// Streams dropped without Close (client and server, after a handshake and
+// before one) are freed by their cleanups: live C connections go back to
+// the baseline.
+func TestAttack10AbandonedStreamsFreed(t *testing.T) {
+	scfg := serverConfig(t, nil)
+	ccfg := clientConfig(t, nil)
+	runtime.GC()
+	base := cgo.LiveConns()
+	func() {
+		for i := 0; i < 50; i++ {
+			c, s, cerr, serr := handshakePairNoCleanup(t, scfg, ccfg)
+			require.NoError(t, cerr)
+			require.NoError(t, serr)
+			_, _ = c, s
+			cc, sc := tcpPair(t)
+			_, err := NewConnector(ccfg, StreamOptions{}).Client(cc, "localhost")
+			require.NoError(t, err)
+			_, err = NewAcceptor(scfg, StreamOptions{}).Server(sc)
+			require.NoError(t, err)
+		}
+	}()
+	require.Eventually(t, func() bool { runtime.GC(); return cgo.LiveConns() <= base }, 10*time.Second, 20*time.Millisecond,
+		"abandoned streams still hold %d C connections", cgo.LiveConns()-base)
+}
+
+// handshakePairNoCleanup is handshakePair without the Close at cleanup, so
+// that the streams can be dropped.
+func handshakePairNoCleanup(t *testing.T, scfg *ServerConfig, ccfg *ClientConfig) (c, s *Stream, cerr, serr error) {
+	cc, sc := tcpPair(t)
+	ctx := testCtx(t)
+	ch := make(chan error, 1)
+	go func() {
+		var err error
+		s, err = NewAcceptor(scfg, StreamOptions{}).Accept(ctx, sc)
+		ch <- err
+	}()
+	c, cerr = NewConnector(ccfg, StreamOptions{}).Connect(ctx, cc, "localhost")
+	serr = <-ch
+	return c, s, cerr, serr
+}
