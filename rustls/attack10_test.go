@@ -8,9 +8,15 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	mrand "math/rand/v2"
 	"net"
+	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -315,4 +321,258 @@ func handshakePairNoCleanup(t *testing.T, scfg *ServerConfig, ccfg *ClientConfig
 	c, cerr = NewConnector(ccfg, StreamOptions{}).Connect(ctx, cc, "localhost")
 	serr = <-ch
 	return c, s, cerr, serr
+}
+
+// TestAttack10Chaos: many goroutines call every Stream method at random on
+// the same streams, at every stage (before, during and after the
+// handshake, after resets), while GetCertificate's key rotates with Close,
+// client configs are closed under running handshakes and callbacks panic
+// at random. Nothing may crash, hang (each stream's goroutines must end
+// within a bound once it is closed) or leak (goroutines, fds, C
+// connections).
+func TestAttack10Chaos(t *testing.T) {
+	_, srv, _ := pki(t)
+	ca, _, _ := pki(t)
+	var cur atomic.Pointer[CertifiedKey]
+	first := srv.certifiedKey(t)
+	cur.Store(first)
+	var calls atomic.Int64
+	logger := slog.New(panicHandler{&calls})
+	scfg := serverConfig(t, func(o *ServerOptions) {
+		o.Certificates = nil
+		o.GetCertificate = func(*ClientHelloInfo) (*CertifiedKey, error) {
+			if calls.Add(1)%17 == 0 {
+				panic("chaos GetCertificate")
+			}
+			return cur.Load(), nil
+		}
+		o.KeyLogWriter = panicWriter{&calls}
+	})
+	leakSettle()
+	baseG, _ := goroutineIDs()
+	baseFD := openFDs(t)
+	baseConns := cgo.LiveConns()
+
+	stop := make(chan struct{})
+	var bg sync.WaitGroup
+	bg.Add(1)
+	go func() { // rotation
+		defer bg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			k, err := NewCertifiedKey(srv.certPEM, srv.keyPEM)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			cur.Swap(k).Close()
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	var cfgMu sync.Mutex
+	newClientCfg := func() *ClientConfig {
+		c, err := NewClientConfig(ClientOptions{RootCAs: ca.certPEM, KeyLogWriter: panicWriter{&calls}})
+		require.NoError(t, err)
+		return c
+	}
+	ccfg := newClientCfg()
+	bg.Add(1)
+	go func() { // client configs closed under running handshakes
+		defer bg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(3 * time.Millisecond):
+			}
+			n := newClientCfg()
+			cfgMu.Lock()
+			old := ccfg
+			ccfg = n
+			cfgMu.Unlock()
+			old.Close()
+		}
+	}()
+
+	ops := func(s *Stream, r *mrand.Rand, buf []byte) {
+		switch r.IntN(12) {
+		case 0:
+			_, _ = s.Read(buf)
+		case 1, 2:
+			_, _ = s.Write(buf[:r.IntN(len(buf))+1])
+		case 3:
+			_ = s.Flush()
+		case 4:
+			_ = s.KeyUpdate()
+		case 5:
+			_ = s.CloseWrite()
+		case 6:
+			_ = s.ConnectionState()
+			_ = s.Buffered()
+		case 7:
+			_ = s.SetDeadline(time.Now().Add(time.Duration(r.IntN(20)) * time.Millisecond))
+		case 8:
+			_ = s.SetReadDeadline(time.Time{})
+		case 9:
+			_ = s.Handshake(context.Background())
+		case 10:
+			if r.IntN(20) == 0 {
+				_ = s.Close()
+			}
+		case 11:
+			if r.IntN(40) == 0 {
+				if tc, ok := s.NetConn().(*net.TCPConn); ok {
+					_ = tc.SetLinger(0)
+					_ = tc.Close() // a reset
+				}
+			}
+		}
+	}
+	end := time.Now().Add(6 * time.Second)
+	var workers sync.WaitGroup
+	var streams, hung atomic.Int64
+	for w := 0; w < 4; w++ {
+		workers.Add(1)
+		go func(seed uint64) {
+			defer workers.Done()
+			r := mrand.New(mrand.NewPCG(seed, 7))
+			for time.Now().Before(end) {
+				cc, sc := tcpPair(t)
+				cfgMu.Lock()
+				cfg := ccfg
+				cfgMu.Unlock()
+				c, err := NewConnector(cfg, StreamOptions{Logger: logger, WriteThrough: r.IntN(2) == 0}).Client(cc, "localhost")
+				if err != nil {
+					require.ErrorIs(t, err, ErrInvalidInput) // closed config
+					continue
+				}
+				s, err := NewAcceptor(scfg, StreamOptions{Logger: logger, CloseTimeout: 200 * time.Millisecond}).Server(sc)
+				require.NoError(t, err)
+				streams.Add(1)
+				var g sync.WaitGroup
+				for i := 0; i < 6; i++ {
+					g.Add(1)
+					go func(st *Stream, seed uint64) {
+						defer g.Done()
+						r := mrand.New(mrand.NewPCG(seed, 9))
+						buf := make([]byte, 40<<10)
+						for j := 0; j < 30; j++ {
+							ops(st, r, buf)
+						}
+					}([]*Stream{c, s}[i%2], r.Uint64())
+				}
+				done := make(chan struct{})
+				go func() { g.Wait(); close(done) }()
+				// Reads with no deadline wait for the peer: after a while,
+				// Close ends whatever is left; Close and every blocked call
+				// must return.
+				select {
+				case <-done:
+				case <-time.After(time.Second):
+				}
+				closed := make(chan struct{})
+				go func() { _ = c.Close(); _ = s.Close(); close(closed) }()
+				select {
+				case <-closed:
+				case <-time.After(10 * time.Second):
+					hung.Add(1)
+				}
+				select {
+				case <-done:
+				case <-time.After(10 * time.Second):
+					hung.Add(1)
+				}
+			}
+		}(uint64(w))
+	}
+	workers.Wait()
+	close(stop)
+	bg.Wait()
+	cfgMu.Lock()
+	ccfg.Close()
+	cfgMu.Unlock()
+	cur.Load().Close()
+	t.Logf("%d stream pairs, %d callback calls", streams.Load(), calls.Load())
+	if !assert.Zero(t, hung.Load(), "stream operations or Close that did not return") {
+		buf := make([]byte, 4<<20)
+		t.Logf("%s", buf[:runtime.Stack(buf, true)])
+		return
+	}
+	assert.Eventually(t, func() bool {
+		leakSettle()
+		return len(newGoroutines(baseG)) == 0 && cgo.LiveConns() <= baseConns && openFDs(t) <= baseFD
+	}, 20*time.Second, 100*time.Millisecond, "leaks: %d goroutines, %d C connections, %d fds over baseline",
+		len(newGoroutines(baseG)), cgo.LiveConns()-baseConns, openFDs(t)-baseFD)
+}
+
+// panicHandler is an slog handler that panics on every seventh record.
+type panicHandler struct{ n *atomic.Int64 }
+
+func (h panicHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h panicHandler) Handle(context.Context, slog.Record) error {
+	if h.n.Add(1)%7 == 0 {
+		panic("chaos logger")
+	}
+	return nil
+}
+func (h panicHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h panicHandler) WithGroup(string) slog.Handler      { return h }
+
+// panicWriter is a KeyLogWriter that panics on every fifth line.
+type panicWriter struct{ n *atomic.Int64 }
+
+func (w panicWriter) Write(p []byte) (int, error) {
+	if w.n.Add(1)%5 == 0 {
+		panic("chaos key log")
+	}
+	return len(p), nil
+}
+
+// A Write that timed out counted n bytes; the writer then closes (Close or
+// CloseWrite then Close) instead of writing on. Everything counted must
+// reach the peer, then io.EOF: Close sends the queued ciphertext first.
+func TestAttack10TimedOutWriteThenClose(t *testing.T) {
+	for _, wt := range []bool{true, false} {
+		for _, how := range []string{"Close", "CloseWrite"} {
+			t.Run(fmt.Sprintf("writeThrough=%v/%s", wt, how), func(t *testing.T) {
+				c, s := rustlsPair(t, serverConfig(t, nil), clientConfig(t, nil), StreamOptions{}, StreamOptions{WriteThrough: wt, CloseTimeout: 20 * time.Second})
+				data := pattern(8<<20, 3)
+				require.NoError(t, c.SetWriteDeadline(time.Now().Add(100*time.Millisecond)))
+				n, err := c.Write(data)
+				require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+				require.NoError(t, c.SetWriteDeadline(time.Time{}))
+				got := make(chan []byte, 1)
+				go func() {
+					_ = s.SetReadDeadline(time.Now().Add(20 * time.Second))
+					b, err := io.ReadAll(s)
+					assert.NoError(t, err, "the peer's Read ends with io.EOF")
+					got <- b
+				}()
+				if how == "CloseWrite" {
+					require.NoError(t, c.CloseWrite())
+				}
+				require.NoError(t, c.Close())
+				b := <-got
+				assert.Equal(t, n, len(b), "the peer got what Write counted")
+				assert.Equal(t, data[:min(n, len(b))], b[:min(n, len(b))])
+			})
+		}
+	}
+}
+
+// Configs with a KeyLogWriter that a program drops without Close (built per
+// test, per tenant, per reload) must not make NewServerConfig fail for
+// want of key-log slots while they are unreachable.
+func TestAttack10DroppedKeyLogConfigsFreeSlots(t *testing.T) {
+	_, srv, _ := pki(t)
+	key := srv.certifiedKey(t)
+	for i := 0; i < 3*cgo.KeylogSlots; i++ {
+		c, err := NewServerConfig(ServerOptions{Certificates: []*CertifiedKey{key}, KeyLogWriter: io.Discard})
+		require.NoError(t, err, "config %d", i)
+		_ = c
+	}
 }
