@@ -14,6 +14,7 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"os"
+	"os/exec"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -100,35 +101,86 @@ func TestAttack10DroppedStartHandshakeLeaksCMemory(t *testing.T) {
 	assert.Less(t, dropped, abandoned+300*1024, "dropped StartHandshakes keep C memory (%d bytes more than abandoned ones)", dropped-abandoned)
 }
 
+// inChild runs fn in a child test process (this test re-executed), so that
+// a crash it provokes (a double free, an unrecovered panic) fails this test
+// instead of killing the whole package run.
+func inChild(t *testing.T, fn func(t *testing.T)) {
+	t.Helper()
+	if os.Getenv("ATTACK10_CHILD") == t.Name() {
+		fn(t)
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1", "-test.timeout=120s", "-test.v")
+	cmd.Env = append(os.Environ(), "ATTACK10_CHILD="+t.Name())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		const max = 6000
+		if len(out) > max {
+			out = out[:max]
+		}
+		t.Fatalf("child process failed (%v):\n%s", err, out)
+	}
+}
+
 // Abandon on one goroutine (a watchdog giving up) while IntoStream runs on
 // another: the C acceptor and accepted hello are freed from two goroutines
-// without synchronization.
+// without synchronization (a data race on the C pointers; a double free
+// or a use after free in rustls_accepted_into_connection, which aborts
+// the process). Run in a child process.
 func TestAttack10StartHandshakeAbandonDuringIntoStream(t *testing.T) {
-	scfg := serverConfig(t, nil)
-	ccfg := clientConfig(t, nil)
-	for i := 0; i < 20; i++ {
-		cc, sc := tcpPair(t)
-		go func() {
-			_, _ = NewConnector(ccfg, StreamOptions{}).ConnectFallible(testCtx(t), cc, "localhost")
-		}()
-		h, err := ReadClientHello(testCtx(t), sc)
+	inChild(t, func(t *testing.T) {
+		scfg := serverConfig(t, nil)
+		ccfg := clientConfig(t, nil)
+		for i := 0; i < 200; i++ {
+			cc, sc := tcpPair(t)
+			go func() {
+				_, _ = NewConnector(ccfg, StreamOptions{}).ConnectFallible(testCtx(t), cc, "localhost")
+			}()
+			h, err := ReadClientHello(testCtx(t), sc)
+			require.NoError(t, err)
+			var wg sync.WaitGroup
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				if s, err := h.IntoStream(testCtx(t), scfg, StreamOptions{}); err == nil {
+					s.Close()
+				}
+			}()
+			go func() {
+				defer wg.Done()
+				h.Abandon()
+			}()
+			wg.Wait()
+			cc.Close()
+			sc.Close()
+		}
+	})
+}
+
+// A LazyListener.ErrorLog that panics (a logger bug) is user code run on
+// the listener's own goroutine without recover: the whole process dies on
+// the first failed handshake. Run in a child process.
+func TestAttack10LazyListenerErrorLogPanic(t *testing.T) {
+	inChild(t, func(t *testing.T) {
+		scfg := serverConfig(t, nil)
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		require.NoError(t, err)
-		var wg sync.WaitGroup
-		wg.Add(2)
-		go func() {
-			defer wg.Done()
-			if s, err := h.IntoStream(testCtx(t), scfg, StreamOptions{}); err == nil {
-				s.Close()
-			}
-		}()
-		go func() {
-			defer wg.Done()
-			h.Abandon()
-		}()
-		wg.Wait()
-		cc.Close()
-		sc.Close()
-	}
+		l := NewLazyListener(ln, &LazyAcceptor{Choose: func(*ClientHello) (*ServerConfig, error) { return scfg, nil }})
+		var calls atomic.Int32
+		l.ErrorLog = func(net.Addr, error) {
+			calls.Add(1)
+			panic("logger bug")
+		}
+		defer l.Close()
+		go func() { _, _ = l.Accept() }()
+		c, err := net.Dial("tcp", ln.Addr().String())
+		require.NoError(t, err)
+		_, _ = c.Write([]byte("GET / HTTP/1.0\r\n\r\n"))
+		_, _ = io.Copy(io.Discard, c) // until the listener closes it
+		c.Close()
+		require.Eventually(t, func() bool { return calls.Load() > 0 }, 5*time.Second, 10*time.Millisecond)
+		time.Sleep(100 * time.Millisecond) // the process is still alive
+	})
 }
 
 // Closing the Stream from inside its own DangerousVerifyPeerCertificate
@@ -315,10 +367,10 @@ func handshakePairNoCleanup(t *testing.T, scfg *ServerConfig, ccfg *ClientConfig
 	ch := make(chan error, 1)
 	go func() {
 		var err error
-		s, err = NewAcceptor(scfg, StreamOptions{}).Accept(ctx, sc)
+		s, err = NewAcceptor(scfg, StreamOptions{WriteThrough: true}).Accept(ctx, sc)
 		ch <- err
 	}()
-	c, cerr = NewConnector(ccfg, StreamOptions{}).Connect(ctx, cc, "localhost")
+	c, cerr = NewConnector(ccfg, StreamOptions{WriteThrough: true}).Connect(ctx, cc, "localhost")
 	serr = <-ch
 	return c, s, cerr, serr
 }
@@ -574,5 +626,133 @@ func TestAttack10DroppedKeyLogConfigsFreeSlots(t *testing.T) {
 		c, err := NewServerConfig(ServerOptions{Certificates: []*CertifiedKey{key}, KeyLogWriter: io.Discard})
 		require.NoError(t, err, "config %d", i)
 		_ = c
+	}
+}
+
+// CloseWrite against a peer that has stopped reading: Close is bounded by
+// CloseTimeout, crypto/tls bounds its close_notify (CloseWrite and Close)
+// by 5 seconds; gorustls's CloseWrite blocks until the peer reads again.
+func TestAttack10CloseWriteBoundedWhenPeerStopsReading(t *testing.T) {
+	c, s := rustlsPair(t, serverConfig(t, nil), clientConfig(t, nil), StreamOptions{}, StreamOptions{CloseTimeout: time.Second})
+	// Small fixed socket buffers: the queued ciphertext cannot all fit.
+	require.NoError(t, s.NetConn().(*net.TCPConn).SetReadBuffer(4096))
+	require.NoError(t, c.NetConn().(*net.TCPConn).SetWriteBuffer(4096))
+	require.NoError(t, c.SetWriteDeadline(time.Now().Add(200*time.Millisecond)))
+	_, err := c.Write(pattern(16<<20, 5))
+	require.ErrorIs(t, err, os.ErrDeadlineExceeded, "the peer's window is full")
+	require.NoError(t, c.SetWriteDeadline(time.Time{}))
+	err, ok := within(t, 5*time.Second, "CloseWrite with a peer that does not read", c.CloseWrite)
+	if ok {
+		t.Logf("CloseWrite: %v", err)
+	}
+}
+
+// A goroutine that resets the read deadline (a keep-alive loop, an idle
+// timer) while another goroutine closes: Close's own deadline, which is
+// what ends a blocked Read, must not be undone by a SetReadDeadline that
+// passed its closed check just before Close began; else Close waits (in
+// linger) for a Read that never returns.
+func TestAttack10SetReadDeadlineRacesClose(t *testing.T) {
+	scfg, ccfg := serverConfig(t, nil), clientConfig(t, nil)
+	for i := 0; i < 60 && !t.Failed(); i++ {
+		c, s := rustlsPair(t, scfg, ccfg, StreamOptions{}, StreamOptions{})
+		_ = c // the peer stays silent and open
+		stop := make(chan struct{})
+		var g sync.WaitGroup
+		g.Add(2)
+		go func() { // reader
+			defer g.Done()
+			buf := make([]byte, 16)
+			for {
+				if _, err := s.Read(buf); err != nil && !isTimeout(err) {
+					return
+				}
+			}
+		}()
+		go func() { // deadline keeper
+			defer g.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if s.SetReadDeadline(time.Now().Add(time.Duration(i%3) * time.Microsecond)) != nil {
+					if s.SetReadDeadline(time.Time{}) != nil {
+						return
+					}
+				}
+			}
+		}()
+		time.Sleep(time.Duration(i%7) * 100 * time.Microsecond)
+		_, ok := within(t, 5*time.Second, fmt.Sprintf("Close (round %d) with a goroutine resetting the read deadline", i), s.Close)
+		close(stop)
+		if ok {
+			g.Wait()
+		}
+	}
+}
+
+// closingStore closes its config from inside Put.
+type closingStore struct {
+	*MemorySessionStore
+	cfg *atomic.Pointer[ServerConfig]
+}
+
+func (c closingStore) Put(k, v []byte) bool {
+	if cfg := c.cfg.Load(); cfg != nil {
+		cfg.Close()
+	}
+	return c.MemorySessionStore.Put(k, v)
+}
+
+// A config closed from inside its own callbacks (GetCertificate,
+// SessionStore.Put, VerifyConnection): the handshake in progress completes
+// and the next connection is refused with a clear error.
+func TestAttack10ConfigClosedFromItsOwnCallbacks(t *testing.T) {
+	_, srv, _ := pki(t)
+	key := srv.certifiedKey(t)
+	ccfg := clientConfig(t, nil)
+	cases := map[string]func(self *atomic.Pointer[ServerConfig]) ServerOptions{
+		"GetCertificate": func(self *atomic.Pointer[ServerConfig]) ServerOptions {
+			return ServerOptions{GetCertificate: func(*ClientHelloInfo) (*CertifiedKey, error) {
+				self.Load().Close()
+				return key, nil
+			}}
+		},
+		"SessionStore.Put": func(self *atomic.Pointer[ServerConfig]) ServerOptions {
+			return ServerOptions{Certificates: []*CertifiedKey{key}, SessionStore: closingStore{NewMemorySessionStore(0), self}}
+		},
+		"VerifyConnection": func(self *atomic.Pointer[ServerConfig]) ServerOptions {
+			return ServerOptions{Certificates: []*CertifiedKey{key}, VerifyConnection: func(tls.ConnectionState) error {
+				self.Load().Close()
+				return nil
+			}}
+		},
+	}
+	for name, mk := range cases {
+		t.Run(name, func(t *testing.T) {
+			var self atomic.Pointer[ServerConfig]
+			scfg, err := NewServerConfig(mk(&self))
+			require.NoError(t, err)
+			self.Store(scfg)
+			var c, s *Stream
+			var cerr, serr error
+			_, ok := within(t, 10*time.Second, "handshake", func() error {
+				c, s, cerr, serr = handshakePairNoCleanup(t, scfg, ccfg)
+				return nil
+			})
+			if !ok {
+				return
+			}
+			require.NoError(t, cerr)
+			require.NoError(t, serr)
+			pingPong(t, c, s)
+			c.Close()
+			s.Close()
+			_, err = NewAcceptor(scfg, StreamOptions{}).Server(nil)
+			assert.ErrorIs(t, err, ErrInvalidInput)
+			assert.Contains(t, fmt.Sprint(err), "closed")
+		})
 	}
 }
