@@ -677,7 +677,7 @@ func TestAttack10SetReadDeadlineRacesClose(t *testing.T) {
 					return
 				default:
 				}
-				if s.SetReadDeadline(time.Now().Add(time.Duration(i%3) * time.Microsecond)) != nil {
+				if s.SetReadDeadline(time.Now().Add(time.Duration(i%3)*time.Microsecond)) != nil {
 					if s.SetReadDeadline(time.Time{}) != nil {
 						return
 					}
