@@ -56,11 +56,7 @@ func (h serverHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		r.TLS = c.state
 	}
-	handler := h.s.Handler
-	if handler == nil {
-		handler = http.DefaultServeMux
-	}
-	handler.ServeHTTP(w, r)
+	h.s.snap.handler.ServeHTTP(w, r)
 }
 
 // connContext wraps HTTP1.ConnContext (nil: none): it calls user with the
