@@ -130,8 +130,9 @@ func (l *listener) loop() {
 	}
 }
 
-// serveConn handshakes raw and hands the connection to net/http, or to a
-// NextProto handler. It runs on the connection's own goroutine; a panic in
+// serveConn handshakes raw and hands the connection to net/http (an h2
+// one only once its client preface has arrived), or to a NextProto
+// handler. It runs on the connection's own goroutine; a panic in
 // anything it calls costs only this connection.
 func (l *listener) serveConn(raw net.Conn) {
 	s := l.s
@@ -165,7 +166,11 @@ func (l *listener) serveConn(raw net.Conn) {
 			_ = st.Close()
 			return
 		}
-		c = &h2ServerConn{st: st, state: &state}
+		pre := s.readPreface(l.ctx, st)
+		if pre == nil {
+			return
+		}
+		c = &h2ServerConn{st: st, state: &state, pre: pre}
 	}
 	select {
 	case l.conns <- c:

@@ -21,7 +21,11 @@ import (
 // so a silent client blocks nobody); then one net/http server serves it:
 // as HTTP/2 when ALPN chose "h2", as HTTP/1.1 when it chose "http/1.1" or
 // nothing, and with the NextProto handler for any other protocol (without
-// one such a connection is closed, as net/http does). Request.TLS is filled
+// one such a connection is closed, as net/http does). An "h2" connection
+// reaches net/http only once its HTTP/2 client preface has arrived: a
+// client that sends anything else, or nothing within the handshake timeout
+// (or HTTP1's read-header timeout, when shorter), is closed with nothing
+// answered. Request.TLS is filled
 // on both protocols. A client that speaks plaintext HTTP to the port gets
 // a 400 answer saying so. Set Handler and one of Config and Lazy; the rest
 // is optional.
@@ -65,7 +69,8 @@ type Server struct {
 	// chooses HTTP/1 and HTTP/2 (UnencryptedHTTP2 does not apply: every
 	// connection is TLS); a connection that negotiated a disabled protocol
 	// is closed. ConnContext and ConnState get the *rustls.Stream on both
-	// protocols; StateNew fires once the handshake is done and BaseContext
+	// protocols; StateNew fires once the handshake is done (on HTTP/2, once
+	// the client preface has arrived too) and BaseContext
 	// gets the listener passed to Serve. HTTP1 itself is copied, never
 	// served or modified. Nil: a zero http.Server.
 	HTTP1 *http.Server
