@@ -10,18 +10,33 @@ import (
 	"github.com/gorustls/gorustls/rustls"
 )
 
-// h2ServerConn is a connection that negotiated "h2", as net/http gets it. It has
-// no ConnectionState method on purpose: net/http then treats it as an
-// unencrypted connection and, with UnencryptedHTTP2 enabled, serves it
-// with its HTTP/2 server once it has read the client preface. The handler
-// wrapper puts the TLS state back into each request, and the hooks the
-// user set see the Stream instead.
+// h2ServerConn is a connection that negotiated "h2", as net/http gets it,
+// once the listener has read and checked the client preface (see
+// readPreface). It has no ConnectionState method on purpose: net/http then
+// treats it as an unencrypted connection and, with UnencryptedHTTP2
+// enabled, serves it with its HTTP/2 server once it has read the client
+// preface, which Read replays first. The handler wrapper puts the TLS state
+// back into each request, and the hooks the user set see the Stream
+// instead.
 type h2ServerConn struct {
 	st    *rustls.Stream
 	state *tls.ConnectionState // shared by the connection's requests, as in net/http
+	// pre is what is left to replay of the preface read from st. Only
+	// net/http's connection goroutine reads it, before it starts the
+	// HTTP/2 server's reader.
+	pre []byte
 }
 
-func (c *h2ServerConn) Read(p []byte) (int, error)         { return c.st.Read(p) }
+// Read returns the rest of the replayed preface, then reads st.
+func (c *h2ServerConn) Read(p []byte) (int, error) {
+	if len(c.pre) > 0 {
+		n := copy(p, c.pre)
+		c.pre = c.pre[n:]
+		return n, nil
+	}
+	return c.st.Read(p)
+}
+
 func (c *h2ServerConn) Write(p []byte) (int, error)        { return c.st.Write(p) }
 func (c *h2ServerConn) Close() error                       { return c.st.Close() }
 func (c *h2ServerConn) CloseWrite() error                  { return c.st.CloseWrite() }
@@ -50,17 +65,14 @@ func (h serverHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.TLS == nil {
 		c, _ := r.Context().Value(connKey{}).(*h2ServerConn)
 		if c == nil || r.ProtoMajor != 2 {
-			// The client negotiated h2 but spoke HTTP/1: net/http's HTTP/2
-			// server would have refused its preface. Drop the connection.
+			// Cannot happen: an h2 connection reaches net/http only after
+			// its HTTP/2 preface, so net/http serves it as HTTP/2. Should
+			// it serve HTTP/1 anyway, drop the connection.
 			panic(http.ErrAbortHandler)
 		}
 		r.TLS = c.state
 	}
-	handler := h.s.Handler
-	if handler == nil {
-		handler = http.DefaultServeMux
-	}
-	handler.ServeHTTP(w, r)
+	h.s.snap.handler.ServeHTTP(w, r)
 }
 
 // connContext wraps HTTP1.ConnContext (nil: none): it calls user with the

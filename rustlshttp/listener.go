@@ -130,8 +130,9 @@ func (l *listener) loop() {
 	}
 }
 
-// serveConn handshakes raw and hands the connection to net/http, or to a
-// NextProto handler. It runs on the connection's own goroutine; a panic in
+// serveConn handshakes raw and hands the connection to net/http (an h2
+// one only once its client preface has arrived), or to a NextProto
+// handler. It runs on the connection's own goroutine; a panic in
 // anything it calls costs only this connection.
 func (l *listener) serveConn(raw net.Conn) {
 	s := l.s
@@ -146,7 +147,7 @@ func (l *listener) serveConn(raw net.Conn) {
 	if st == nil {
 		return
 	}
-	if s.OnHandshake != nil && !s.protect("OnHandshake", raw.RemoteAddr(), func() { s.OnHandshake(st) }) {
+	if fn := s.snap.onHandshake; fn != nil && !s.protect("OnHandshake", raw.RemoteAddr(), func() { fn(st) }) {
 		_ = st.Close()
 		return
 	}
@@ -155,7 +156,7 @@ func (l *listener) serveConn(raw net.Conn) {
 	switch proto := state.NegotiatedProtocol; proto {
 	case "", "http/1.1", "http/1.0":
 	default:
-		if fn := s.NextProto[proto]; fn != nil {
+		if fn := s.snap.nextProto[proto]; fn != nil {
 			s.takeOver(l.ctx, st, proto, fn)
 			return
 		}
@@ -165,7 +166,11 @@ func (l *listener) serveConn(raw net.Conn) {
 			_ = st.Close()
 			return
 		}
-		c = &h2ServerConn{st: st, state: &state}
+		pre := s.readPreface(l.ctx, st)
+		if pre == nil {
+			return
+		}
+		c = &h2ServerConn{st: st, state: &state, pre: pre}
 	}
 	select {
 	case l.conns <- c:
@@ -178,19 +183,17 @@ func (l *listener) serveConn(raw net.Conn) {
 // timeout and ctx. On failure it answers a plaintext HTTP client in kind,
 // logs why, closes raw and returns nil.
 func (s *Server) handshake(ctx context.Context, raw net.Conn) *rustls.Stream {
-	opts := s.Options
-	opts.WriteThrough = true
-	opts.HandshakeTimeout = s.handshakeTimeout()
+	sn := &s.snap
 	sc := &sniffConn{Conn: raw}
-	ctx, cancel := context.WithTimeout(ctx, opts.HandshakeTimeout)
+	ctx, cancel := context.WithTimeout(ctx, sn.opts.HandshakeTimeout)
 	defer cancel()
 	var st *rustls.Stream
 	var err error
-	if s.Lazy != nil {
-		la := rustls.LazyAcceptor{Choose: s.protectChoose(raw.RemoteAddr()), Options: opts}
+	if sn.choose != nil {
+		la := rustls.LazyAcceptor{Choose: s.protectChoose(raw.RemoteAddr()), Options: sn.opts}
 		st, err = la.AcceptFallible(ctx, sc)
 	} else {
-		st, err = rustls.NewAcceptor(s.Config, opts).AcceptFallible(ctx, sc)
+		st, err = sn.acceptor.AcceptFallible(ctx, sc)
 	}
 	if err == nil {
 		return st

@@ -42,7 +42,7 @@ func (s *Server) protectChoose(remote net.Addr) func(*rustls.ClientHello) (*rust
 				cfg, err = nil, &rustls.RefuseError{Alert: alertInternalError, Reason: fmt.Sprintf("Lazy.Choose panicked: %v", v)}
 			}
 		}()
-		return s.Lazy.Choose(h)
+		return s.snap.choose(h)
 	}
 }
 

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"reflect"
 	"sync"
-	"time"
 
 	"github.com/gorustls/gorustls/rustls"
 	"golang.org/x/net/http2"
@@ -22,7 +21,11 @@ import (
 // so a silent client blocks nobody); then one net/http server serves it:
 // as HTTP/2 when ALPN chose "h2", as HTTP/1.1 when it chose "http/1.1" or
 // nothing, and with the NextProto handler for any other protocol (without
-// one such a connection is closed, as net/http does). Request.TLS is filled
+// one such a connection is closed, as net/http does). An "h2" connection
+// reaches net/http only once its HTTP/2 client preface has arrived: a
+// client that sends anything else, or nothing within the handshake timeout
+// (or HTTP1's read-header timeout, when shorter), is closed with nothing
+// answered. Request.TLS is filled
 // on both protocols. A client that speaks plaintext HTTP to the port gets
 // a 400 answer saying so. Set Handler and one of Config and Lazy; the rest
 // is optional.
@@ -31,16 +34,25 @@ import (
 // it calls, such as a converted tls.Config's GetConfigForClient and
 // GetCertificate; OnHandshake; NextProto handlers; HTTP1's ConnContext and
 // ConnState; handlers) closes that connection and is logged with its stack;
-// the server goes on serving. The fields are read when the Server first
-// serves (or is shut down); later changes are not seen.
+// the server goes on serving.
+//
+// The fields are read once, when the Server first serves (or is shut down,
+// closed or given SetKeepAlivesEnabled): changing them afterwards has no
+// effect, and is no data race. To rotate certificates while serving, use
+// Lazy, whose Choose runs for every connection and may return a new
+// config each time, or a ServerConfig whose GetCertificate returns the
+// current key.
 type Server struct {
 	// Handler serves requests (http.DefaultServeMux when nil).
 	Handler http.Handler
-	// Config is the server config. To serve HTTP/2 its NextProtos should
-	// list "h2" (and "http/1.1").
+	// Config is the server config, used for every connection (see above
+	// for rotation). To serve HTTP/2 its NextProtos should list "h2" (and
+	// "http/1.1").
 	Config *rustls.ServerConfig
 	// Lazy, instead of Config, chooses the config from each ClientHello
-	// (its Options are replaced by the Server's Options).
+	// with its Choose, which must be set (its Options are replaced by the
+	// Server's Options). Choose is taken once: later changes to *Lazy are
+	// not seen either.
 	Lazy *rustls.LazyAcceptor
 	// Options apply to every Stream (WriteThrough is forced on). A zero
 	// HandshakeTimeout means what net/http uses for TLS handshakes (the
@@ -57,7 +69,8 @@ type Server struct {
 	// chooses HTTP/1 and HTTP/2 (UnencryptedHTTP2 does not apply: every
 	// connection is TLS); a connection that negotiated a disabled protocol
 	// is closed. ConnContext and ConnState get the *rustls.Stream on both
-	// protocols; StateNew fires once the handshake is done and BaseContext
+	// protocols; StateNew fires once the handshake is done (on HTTP/2, once
+	// the client preface has arrived too) and BaseContext
 	// gets the listener passed to Serve. HTTP1 itself is copied, never
 	// served or modified. Nil: a zero http.Server.
 	HTTP1 *http.Server
@@ -82,6 +95,8 @@ type Server struct {
 	initErr  error
 	hs       *http.Server // serves both protocols
 	h2       bool         // HTTP/2 is enabled
+	// The user's fields as setup found them: connections use only these.
+	snap snapshot
 
 	mu    sync.Mutex
 	taken map[*rustls.Stream]struct{} // streams NextProto handlers own
@@ -102,8 +117,15 @@ func (s *Server) init() error {
 // HTTP1 whose hooks see the Stream, with HTTP/2 enabled the way net/http
 // accepts it over a connection that is not a *tls.Conn.
 func (s *Server) setup() error {
+	s.snap.errorLog = s.ErrorLog
+	if s.snap.errorLog == nil && s.HTTP1 != nil {
+		s.snap.errorLog = s.HTTP1.ErrorLog
+	}
 	if (s.Config == nil) == (s.Lazy == nil) {
 		return errors.New("rustlshttp: set exactly one of Server.Config and Server.Lazy")
+	}
+	if s.Lazy != nil && s.Lazy.Choose == nil {
+		return errors.New("rustlshttp: Server.Lazy.Choose is nil")
 	}
 	hs := &http.Server{}
 	if s.HTTP1 != nil {
@@ -142,6 +164,7 @@ func (s *Server) setup() error {
 	}
 	s.hs = hs
 	s.taken = map[*rustls.Stream]struct{}{}
+	s.takeSnapshot()
 	return nil
 }
 
@@ -174,15 +197,14 @@ func userProtocols(h *http.Server) http.Protocols {
 	return p
 }
 
+// logf logs to ErrorLog, else HTTP1.ErrorLog, else the log package (as
+// setup found them).
 func (s *Server) logf(format string, args ...any) {
-	switch {
-	case s.ErrorLog != nil:
-		s.ErrorLog.Printf(format, args...)
-	case s.HTTP1 != nil && s.HTTP1.ErrorLog != nil:
-		s.HTTP1.ErrorLog.Printf(format, args...)
-	default:
-		log.Printf(format, args...)
+	if l := s.snap.errorLog; l != nil {
+		l.Printf(format, args...)
+		return
 	}
+	log.Printf(format, args...)
 }
 
 // ListenAndServe listens on the TCP address addr and serves.
@@ -260,31 +282,14 @@ func (s *Server) SetKeepAlivesEnabled(v bool) {
 	}
 }
 
-// handshakeTimeout is Options.HandshakeTimeout, else net/http's choice,
-// else rustls.DefaultHandshakeTimeout.
-func (s *Server) handshakeTimeout() time.Duration {
-	if s.Options.HandshakeTimeout > 0 {
-		return s.Options.HandshakeTimeout
-	}
-	var d time.Duration
-	for _, v := range []time.Duration{s.hs.ReadHeaderTimeout, s.hs.ReadTimeout, s.hs.WriteTimeout} {
-		if v > 0 && (d == 0 || v < d) {
-			d = v
-		}
-	}
-	if d == 0 {
-		d = rustls.DefaultHandshakeTimeout
-	}
-	return d
-}
-
 // baseContext runs HTTP1.BaseContext for ln, turning a panic or a nil
 // context into an error.
 func (s *Server) baseContext(ln net.Listener) (ctx context.Context, err error) {
-	if s.HTTP1 == nil || s.HTTP1.BaseContext == nil {
+	base := s.snap.baseContext
+	if base == nil {
 		return context.Background(), nil
 	}
-	if !s.protect("HTTP1.BaseContext", ln.Addr(), func() { ctx = s.HTTP1.BaseContext(ln) }) {
+	if !s.protect("HTTP1.BaseContext", ln.Addr(), func() { ctx = base(ln) }) {
 		return nil, fmt.Errorf("rustlshttp: HTTP1.BaseContext panicked for %v", ln.Addr())
 	}
 	if ctx == nil {

@@ -75,6 +75,12 @@ type Transport struct {
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 	// ServerName, if set, is the TLS server name for every host (checked
 	// against the certificate and sent as SNI); empty means the URL's host.
+	// Every host means every host, as with ServerName in net/http's
+	// TLSClientConfig: an http.Client following a redirect to another
+	// host with this Transport sends that host this name and requires a
+	// certificate valid for it (not for the redirect's host). To pin a name
+	// for one host only, use a Transport for that host alone, or a
+	// CheckRedirect that refuses redirects to other hosts.
 	// Internationalised names (in the URL or here) are converted to their
 	// ASCII form (punycode A-labels, IDNA's lookup profile) as net/http
 	// does: that form is dialed, sent as SNI and verified; a name IDNA

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/gorustls/gorustls/rustls"
@@ -84,6 +85,11 @@ func runGet(args []string) error {
 		from := via[len(via)-1].URL
 		if next.URL.Scheme != "https" {
 			return fmt.Errorf("refusing the redirect from %s to %s: not https (the request and the answer would travel unencrypted)", from, next.URL)
+		}
+		if f.serverName != "" && !strings.EqualFold(next.URL.Hostname(), via[0].URL.Hostname()) {
+			// The Transport would verify the other host as -servername,
+			// as crypto/tls does with tls.Config.ServerName.
+			return fmt.Errorf("refusing the redirect from %s to %s: -servername %s is for %s only, and %s would be verified as %[3]s; fetch that URL by itself", from, next.URL, f.serverName, via[0].URL.Hostname(), next.URL.Hostname())
 		}
 		if len(via) >= maxRedirects {
 			return fmt.Errorf("stopped after %d redirects (the last to %s)", maxRedirects, next.URL)

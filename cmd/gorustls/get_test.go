@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -110,4 +111,39 @@ func TestGetTimeoutBoundsOnlyConnecting(t *testing.T) {
 	assert.NotEqual(t, 0, r.code)
 	assert.Less(t, time.Since(start), 20*time.Second)
 	assert.True(t, strings.Contains(r.stderr, "deadline") || strings.Contains(r.stderr, "timeout"), r.stderr)
+}
+
+// -servername names the URL's host only: a redirect to the same host (any
+// port) is followed, one to another host is refused before it is fetched
+// (the Transport would verify that host as the -servername name).
+func TestGetServerNameRefusesRedirectToOtherHost(t *testing.T) {
+	var finalHits atomic.Int32
+	url, ca := goHTTPSServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/same":
+			http.Redirect(w, r, "https://"+r.Host+"/final", http.StatusFound)
+		case "/other":
+			http.Redirect(w, r, "https://"+strings.Replace(r.Host, "127.0.0.1", "localhost", 1)+"/final", http.StatusFound)
+		default:
+			finalHits.Add(1)
+			fmt.Fprint(w, "final for "+r.TLS.ServerName)
+		}
+	}))
+	require.Contains(t, url, "https://127.0.0.1:")
+
+	r := runCLI(t, "", "get", "-servername", "localhost", "-ca", ca, url+"/same")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, "final for localhost", r.stdout)
+
+	r = runCLI(t, "", "get", "-servername", "localhost", "-ca", ca, url+"/other")
+	assert.NotEqual(t, 0, r.code)
+	assert.Empty(t, r.stdout)
+	assert.Contains(t, r.stderr, "refusing the redirect")
+	assert.Contains(t, r.stderr, "-servername localhost is for 127.0.0.1 only")
+	assert.EqualValues(t, 1, finalHits.Load(), "the other host was fetched")
+
+	// Without -servername the other host is verified as itself.
+	r = runCLI(t, "", "get", "-ca", ca, url+"/other")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, "final for localhost", r.stdout)
 }
