@@ -40,12 +40,12 @@ func (s *tamperStore) Put(key, value []byte) bool {
 	return true
 }
 
-func (s *tamperStore) rewrite(f func([]byte) []byte) int {
+func (s *tamperStore) rewrite(f func(key, value []byte) []byte) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
 	for k, v := range s.m {
-		if nv := f(v); nv != nil {
+		if nv := f([]byte(k), v); nv != nil {
 			s.m[k] = nv
 			n++
 		}
@@ -85,52 +85,109 @@ func swapLeaf(v, from, to []byte) []byte {
 // feature is for, and nowhere that the store must be trusted like a
 // private key. crypto/tls's equivalent (shared ticket keys) authenticates
 // every ticket, so a ticket store cannot forge identities.
+//
+// Since the fix the values are sealed, so Mallory's certificate is no
+// longer visible in them; the attacker then does the best it can without
+// the key: "edit" flips the ciphertext bytes that hold Mallory's leaf into
+// Alice's (GCM encrypts with a stream: without the tag this would be a
+// perfect forgery; the leaves have the same length), and "forge" writes a
+// session Mallory made up herself, with her own secret and Alice's leaf, in
+// the clear as before the fix (fingerprint prefix, then rustls's encoding).
+// The test finds the leaf's place and Mallory's session by opening the
+// value, which the attacker cannot do; Mallory knows both anyway (the
+// format is public and the session is hers).
 func TestAttack14StoreValueForgesClientIdentity(t *testing.T) {
 	ca, _, _ := pki(t)
 	mallory := ca.leaf(t, leafOpts{client: true})
 	alice := ca.leaf(t, leafOpts{client: true})
-	for _, v := range resumeVersions {
-		t.Run(versionName(v), func(t *testing.T) {
-			store := &tamperStore{}
-			var seen []string
-			var mu sync.Mutex
-			// The server's VerifyConnection authorizes by identity.
-			scfg := serverConfig(t, func(o *ServerOptions) {
-				o.Versions = []uint16{v}
-				o.ClientAuth = RequireAndVerifyClientCert
-				o.ClientCAs = ca.certPEM
-				o.SessionStore = store
-				o.VerifyConnection = func(st tls.ConnectionState) error {
-					mu.Lock()
-					defer mu.Unlock()
-					if len(st.PeerCertificates) > 0 {
-						seen = append(seen, st.PeerCertificates[0].SerialNumber.String())
-					}
-					return nil
-				}
-			})
-			ccfg := clientConfig(t, func(o *ClientOptions) {
-				o.Versions = []uint16{v}
-				o.Certificate = mallory.certifiedKey(t)
-			})
-			c, s := mustPair(t, scfg, ccfg)
-			pingPong(t, c, s)
-			require.Equal(t, mallory.cert.SerialNumber, s.ConnectionState().PeerCertificates[0].SerialNumber)
-			require.NoError(t, c.Close())
-			require.NoError(t, s.Close())
-
-			n := store.rewrite(func(val []byte) []byte { return swapLeaf(val, mallory.cert.Raw, alice.cert.Raw) })
-			require.Positive(t, n, "the stored sessions carry Mallory's certificate")
-
-			cr, sr := tryPair(t, scfg, ccfg, "localhost")
-			if sr.err != nil || cr.err != nil {
-				return // refused: what we want
+	for range 100 {
+		if len(alice.cert.Raw) == len(mallory.cert.Raw) {
+			break
+		}
+		alice = ca.leaf(t, leafOpts{client: true})
+	}
+	require.Len(t, alice.cert.Raw, len(mallory.cert.Raw), "leaves of one length, for the ciphertext edit")
+	open := func(key, val []byte) []byte {
+		v, ok := newSessionSealer([][]byte{processStoreKey()}).open(key, val)
+		if !ok {
+			return nil
+		}
+		return v
+	}
+	attacks := map[string]func(key, val []byte) []byte{
+		"edit": func(key, val []byte) []byte {
+			if out := swapLeaf(val, mallory.cert.Raw, alice.cert.Raw); out != nil {
+				return out // the value is in the clear
 			}
-			st := sr.s.ConnectionState()
-			require.NotEmpty(t, st.PeerCertificates)
-			assert.NotEqual(t, alice.cert.SerialNumber.String(), st.PeerCertificates[0].SerialNumber.String(),
-				"Mallory, who does not hold Alice's key, is reported as Alice (resumed=%v, VerifyConnection saw %v)", st.DidResume, seen)
-		})
+			i := bytes.Index(open(key, val), mallory.cert.Raw)
+			if i < 0 {
+				return nil
+			}
+			out := bytes.Clone(val)
+			at := len(val) - 16 - len(open(key, val)) + i // the tag is last
+			for j := range mallory.cert.Raw {
+				out[at+j] ^= mallory.cert.Raw[j] ^ alice.cert.Raw[j]
+			}
+			return out
+		},
+		"forge": func(key, val []byte) []byte {
+			plain := open(key, val)
+			if plain == nil {
+				plain = val[32:] // in the clear after the fingerprint
+			}
+			forged := swapLeaf(plain, mallory.cert.Raw, alice.cert.Raw)
+			if forged == nil {
+				return nil
+			}
+			return append(bytes.Clone(key[:32]), forged...)
+		},
+	}
+	for _, v := range resumeVersions {
+		for name, attack := range attacks {
+			t.Run(versionName(v)+"/"+name, func(t *testing.T) {
+				store := &tamperStore{}
+				var seen []string
+				var mu sync.Mutex
+				// The server's VerifyConnection authorizes by identity.
+				scfg := serverConfig(t, func(o *ServerOptions) {
+					o.Versions = []uint16{v}
+					o.ClientAuth = RequireAndVerifyClientCert
+					o.ClientCAs = ca.certPEM
+					o.SessionStore = store
+					o.VerifyConnection = func(st tls.ConnectionState) error {
+						mu.Lock()
+						defer mu.Unlock()
+						if len(st.PeerCertificates) > 0 {
+							seen = append(seen, st.PeerCertificates[0].SerialNumber.String())
+						}
+						return nil
+					}
+				})
+				ccfg := clientConfig(t, func(o *ClientOptions) {
+					o.Versions = []uint16{v}
+					o.Certificate = mallory.certifiedKey(t)
+				})
+				c, s := mustPair(t, scfg, ccfg)
+				pingPong(t, c, s)
+				require.Equal(t, mallory.cert.SerialNumber, s.ConnectionState().PeerCertificates[0].SerialNumber)
+				require.NoError(t, c.Close())
+				require.NoError(t, s.Close())
+
+				n := store.rewrite(attack)
+				require.Positive(t, n, "the stored sessions carry Mallory's certificate")
+
+				cr, sr := tryPair(t, scfg, ccfg, "localhost")
+				if sr.err != nil || cr.err != nil {
+					return // refused: what we want
+				}
+				st := sr.s.ConnectionState()
+				require.NotEmpty(t, st.PeerCertificates)
+				assert.NotEqual(t, alice.cert.SerialNumber.String(), st.PeerCertificates[0].SerialNumber.String(),
+					"Mallory, who does not hold Alice's key, is reported as Alice (resumed=%v, VerifyConnection saw %v)", st.DidResume, seen)
+				assert.False(t, st.DidResume, "a tampered session is a miss")
+				assert.Equal(t, mallory.cert.SerialNumber.String(), st.PeerCertificates[0].SerialNumber.String())
+			})
+		}
 	}
 }
 

@@ -22,6 +22,7 @@ type configLife struct {
 	closed  bool // the owner's reference has been dropped
 	refs    int  // the owner's reference (until closed) plus connections being made
 	streams int
+	tries   uint64     // acquire calls so far, refused ones included
 	peer    *peerCheck // how streams report and check the peer (peer_check.go)
 }
 
@@ -35,6 +36,7 @@ func newConfigLife(free func(), slot int) *configLife {
 // error.
 func (l *configLife) acquire(fn func() error) error {
 	l.mu.Lock()
+	l.tries++
 	if l.closed {
 		l.mu.Unlock()
 		return &Error{Code: CodeInvalidParameter, Op: "start connection", Detail: "the config is closed"}
@@ -49,6 +51,15 @@ func (l *configLife) acquire(fn func() error) error {
 	}
 	l.drop()
 	return err
+}
+
+// acquired returns how many times acquire was called: a cache that handed
+// the config out n times and sees n tries may close it without failing a
+// connection that was about to be made from it.
+func (l *configLife) acquired() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.tries
 }
 
 // release is called once per stream when its connection is freed.

@@ -161,15 +161,46 @@ type ServerOptions struct {
 	// ClientHello path (LazyAcceptor).
 	//
 	// Sharing a store never lets a resumed client skip the checks of the
-	// config it resumes on: each key and value starts with a 32-byte
-	// fingerprint of the config's client-auth policy (ClientAuth, the
-	// client CA certificates and ClientCRLs), so a config with another
-	// policy (other CAs, a new CRL) finds nothing and runs a full handshake.
-	// A session is also refused, and a full handshake runs, when a client
-	// certificate stored with it has expired (or is not yet valid) or when
-	// it is older than 7 days. Rebuilding a config with new CRLs therefore
-	// makes every client that resumes do one full handshake.
+	// config it resumes on: each key starts with a 32-byte fingerprint of
+	// the config's client-auth policy (ClientAuth, the client CA
+	// certificates and ClientCRLs), so a config with another policy (other
+	// CAs, a new CRL) finds nothing and runs a full handshake. A session is
+	// also refused, and a full handshake runs, when a client certificate
+	// stored with it has expired (or is not yet valid) or when it is older
+	// than 7 days. Rebuilding a config with new CRLs therefore makes every
+	// client that resumes do one full handshake.
+	//
+	// Every value is sealed (encrypted and authenticated) under
+	// SessionStoreKey and bound to the key it is stored under: whoever can
+	// read the store learns nothing of the sessions (they hold resumption
+	// secrets and client chains), and whoever can write to it, without the
+	// key, can make resumptions fail (full handshakes follow) but cannot
+	// make or alter a session. See docs/security.md, Resumption.
 	SessionStore SessionStore
+	// SessionStoreKey is the secret key that seals the values put in
+	// SessionStore: exactly SessionStoreKeySize (32) random bytes, for
+	// example from crypto/rand; another length, or all zeros, is an
+	// ErrInvalidInput error, and so is a key without a SessionStore. It is
+	// copied at build time.
+	//
+	// Every config and every process that shares a store must use the same
+	// key to resume each other's sessions: a value sealed under another key
+	// is a miss (a full handshake). Left nil, a random key made once per
+	// process is used, so configs in one process share sessions and other
+	// processes' sessions are simply misses.
+	//
+	// Keep it as secret as a private key: whoever holds it and can write to
+	// the store can resume as any client, with any client certificate.
+	// Rotate it by building new configs with a new key (SessionStoreKeys
+	// lets configs still open sessions sealed under the old one).
+	SessionStoreKey []byte
+	// SessionStoreKeys, set instead of SessionStoreKey (setting both is an
+	// error), lets keys rotate without a wave of full handshakes: the first
+	// key seals new sessions and every key opens stored ones. Each key is
+	// as SessionStoreKey says. Roll a new key out to every process as the
+	// second key first, then make it the first, then drop the old one
+	// after the session lifetime (7 days at most).
+	SessionStoreKeys [][]byte
 }
 
 // ServerConfig is an immutable, built server configuration. It is safe for
@@ -218,6 +249,10 @@ func NewServerConfig(o ServerOptions) (*ServerConfig, error) {
 		return nil, err
 	}
 	if spec.ALPN, err = checkALPN(o.NextProtos, op); err != nil {
+		return nil, err
+	}
+	sealKeys, err := storeKeys(&o, op)
+	if err != nil {
 		return nil, err
 	}
 	var clientCAs [][]byte // the CA PEMs the verifier was built from
@@ -271,7 +306,7 @@ func NewServerConfig(o ServerOptions) (*ServerConfig, error) {
 	}
 	var store SessionStore
 	if o.SessionStore != nil {
-		store = newPolicyStore(o.SessionStore, policyFingerprint(o.ClientAuth, clientCAs, o.ClientCRLs), o.ClientAuth)
+		store = newPolicyStore(o.SessionStore, policyFingerprint(o.ClientAuth, clientCAs, o.ClientCRLs), o.ClientAuth, newSessionSealer(sealKeys))
 	}
 	sc := &ServerConfig{
 		c:          c,

@@ -9,16 +9,22 @@ import (
 // of rustls's built-in in-memory cache (see ServerOptions.SessionStore for
 // when rustls calls it). Implementations must be safe for concurrent use:
 // rustls calls them from every connection's handshake, on the goroutine
-// driving it. Keys and values are opaque bytes holding secrets (each starts
-// with the 32-byte policy fingerprint of the config that stored it); Put
-// must copy what it keeps. A value larger than 65 KiB, or a value that is
-// not one the resuming config stored, counts as a miss (a full handshake).
-// One store may serve several configs, even in several processes: a config
-// only resumes sessions made under its own client-auth policy. A panic in
-// Get or Put is recovered and fails that handshake only, with an *Error
-// wrapping a *PanicError that names SessionStore.Get or SessionStore.Put;
-// the config keeps working. gorustls holds no lock of its own while calling
-// the store.
+// driving it. Keys and values are opaque bytes; Put must copy what it
+// keeps. Each key starts with the 32-byte policy fingerprint of the config
+// that uses it; each value is sealed (encrypted and authenticated) under
+// ServerOptions.SessionStoreKey and bound to its key. A value that does not
+// open under the resuming config's keys, or that was moved to another key,
+// counts as a miss (a full handshake). So someone who can read the store
+// learns nothing of the sessions, and someone who can write to it can
+// cause full handshakes but cannot forge or alter a session; they can put
+// back a value that was taken out, which lets the client holding that TLS
+// 1.3 ticket use it again (see docs/security.md, Resumption). One store may
+// serve several configs, even in several processes (those need a shared
+// SessionStoreKey): a config only resumes sessions made under its own
+// client-auth policy. A panic in Get or Put is recovered and fails that
+// handshake only, with an *Error wrapping a *PanicError that names
+// SessionStore.Get or SessionStore.Put; the config keeps working. gorustls
+// holds no lock of its own while calling the store.
 type SessionStore interface {
 	// Get returns the value stored under key; with remove set, the value
 	// must also be deleted (single-use tickets).

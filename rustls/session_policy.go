@@ -18,7 +18,10 @@ import (
 // is stored under, and with, a fingerprint of the verification policy of
 // the config that made it, and a lookup from a config with another policy
 // misses (a full handshake follows). A session whose client certificates
-// have expired since, or that is older than maxSessionAge, misses too.
+// have expired since, or that is older than maxSessionAge, misses too. And
+// since the store may be shared, even writable by others, every value is
+// sealed under a secret key, bound to the store key it is put under
+// (session_seal.go): gorustls only resumes sessions it made itself.
 
 // maxSessionAge bounds how old a stored session may be when resumed
 // (crypto/tls's limit for tickets, TLS 1.2 sessions included).
@@ -69,16 +72,18 @@ func pemDERs(bundles [][]byte, typ string) [][]byte {
 }
 
 // policyStore is the SessionStore rustls sees when the user gives one: it
-// prefixes keys and values with the config's policy fingerprint, and its
-// Get refuses sessions that a full handshake would not grant.
+// prefixes keys with the config's policy fingerprint, seals values under
+// the config's SessionStoreKey (session_seal.go), and its Get refuses
+// sessions that do not open or that a full handshake would not grant.
 type policyStore struct {
-	inner SessionStore
-	fp    [sha256.Size]byte
-	auth  ClientAuth
+	inner  SessionStore
+	fp     [sha256.Size]byte
+	auth   ClientAuth
+	sealer *sessionSealer
 }
 
-func newPolicyStore(inner SessionStore, fp [sha256.Size]byte, auth ClientAuth) *policyStore {
-	return &policyStore{inner: inner, fp: fp, auth: auth}
+func newPolicyStore(inner SessionStore, fp [sha256.Size]byte, auth ClientAuth, sealer *sessionSealer) *policyStore {
+	return &policyStore{inner: inner, fp: fp, auth: auth, sealer: sealer}
 }
 
 func (s *policyStore) key(key []byte) []byte {
@@ -88,11 +93,17 @@ func (s *policyStore) key(key []byte) []byte {
 // Get implements SessionStore.
 func (s *policyStore) Get(key []byte, remove bool) ([]byte, bool) {
 	k := s.key(key)
-	v, ok := s.inner.Get(k, remove)
-	if !ok || len(v) <= len(s.fp) || !bytes.Equal(v[:len(s.fp)], s.fp[:]) {
+	sealed, ok := s.inner.Get(k, remove)
+	if !ok {
 		return nil, false
 	}
-	v = v[len(s.fp):]
+	// A value that does not open is a miss. When rustls only looks (TLS
+	// 1.2) it stays in the store: it may open under another process's
+	// keys, and whoever wrote a bad one can delete it anyway.
+	v, ok := s.sealer.open(k, sealed)
+	if !ok {
+		return nil, false
+	}
 	if !s.grants(v, time.Now()) {
 		if !remove {
 			s.inner.Get(k, true) // a TLS 1.2 session: never useful again
@@ -104,9 +115,8 @@ func (s *policyStore) Get(key []byte, remove bool) ([]byte, bool) {
 
 // Put implements SessionStore.
 func (s *policyStore) Put(key, value []byte) bool {
-	v := make([]byte, 0, len(s.fp)+len(value))
-	v = append(append(v, s.fp[:]...), value...)
-	return s.inner.Put(s.key(key), v)
+	k := s.key(key)
+	return s.inner.Put(k, s.sealer.seal(k, value))
 }
 
 // grants reports whether resuming the stored session (rustls's encoding,

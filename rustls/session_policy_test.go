@@ -11,15 +11,18 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// recordingStore keeps every value rustls stores, as the user's store sees it.
+// recordingStore keeps every key and value rustls stores, as the user's
+// store sees them.
 type recordingStore struct {
 	*MemorySessionStore
 	mu     sync.Mutex
+	keys   [][]byte
 	values [][]byte
 }
 
 func (s *recordingStore) Put(key, value []byte) bool {
 	s.mu.Lock()
+	s.keys = append(s.keys, bytes.Clone(key))
 	s.values = append(s.values, bytes.Clone(value))
 	s.mu.Unlock()
 	return s.MemorySessionStore.Put(key, value)
@@ -67,11 +70,14 @@ func TestParseServerSessionFromRustls(t *testing.T) {
 			})
 			mustPair(t, scfg, clientConfig(t, func(o *ClientOptions) { o.Certificate = cli.certifiedKey(t) }))
 			store.mu.Lock()
-			values := store.values
+			keys, values := store.keys, store.values
 			store.mu.Unlock()
 			require.NotEmpty(t, values)
-			for _, val := range values {
-				raw := val[32:] // after the policy fingerprint
+			sealer := newSessionSealer([][]byte{processStoreKey()})
+			for i, val := range values {
+				assert.NotContains(t, string(val), string(cli.cert.Raw), "stored values are encrypted")
+				raw, ok := sealer.open(keys[i], val)
+				require.True(t, ok, "sealed under the process key, for its store key")
 				s, ok := parseServerSession(raw)
 				require.True(t, ok)
 				require.Len(t, s.clientCerts, 2)
@@ -111,7 +117,8 @@ func TestPolicyStoreGet(t *testing.T) {
 	expired := ca.leaf(t, leafOpts{client: true, notAfter: time.Now().Add(-time.Minute)})
 	fp := policyFingerprint(RequireAndVerifyClientCert, [][]byte{ca.certPEM}, nil)
 	inner := NewMemorySessionStore(0)
-	s := newPolicyStore(inner, fp, RequireAndVerifyClientCert)
+	sealer := newSessionSealer([][]byte{testStoreKey(t)})
+	s := newPolicyStore(inner, fp, RequireAndVerifyClientCert, sealer)
 	chain := [][]byte{cli.cert.Raw, ca.cert.Raw}
 	good := encodeServerSession(chain, time.Now())
 
@@ -140,13 +147,16 @@ func TestPolicyStoreGet(t *testing.T) {
 	}
 
 	t.Run("another policy's value under this key", func(t *testing.T) {
-		other := newPolicyStore(inner, policyFingerprint(NoClientCert, nil, nil), NoClientCert)
-		require.True(t, inner.Put(s.key([]byte("x")), append(other.fp[:], good...)))
-		_, ok := s.Get([]byte("x"), true)
+		other := newPolicyStore(inner, policyFingerprint(VerifyClientCertIfGiven, [][]byte{ca.certPEM}, nil), VerifyClientCertIfGiven, sealer)
+		require.True(t, other.Put([]byte("x"), good))
+		v, ok := inner.Get(other.key([]byte("x")), false)
+		require.True(t, ok)
+		require.True(t, inner.Put(s.key([]byte("x")), v))
+		_, ok = s.Get([]byte("x"), true)
 		assert.False(t, ok)
 	})
 	t.Run("no client auth refuses sessions with certificates", func(t *testing.T) {
-		none := newPolicyStore(inner, policyFingerprint(NoClientCert, nil, nil), NoClientCert)
+		none := newPolicyStore(inner, policyFingerprint(NoClientCert, nil, nil), NoClientCert, sealer)
 		require.True(t, none.Put([]byte("y"), good))
 		_, ok := none.Get([]byte("y"), false)
 		assert.False(t, ok)

@@ -148,13 +148,17 @@ func tlsSuites(c *tls.Config, versions []uint16) ([]uint16, error) {
 }
 
 // poolPEM checks that pemData holds exactly the certificates of pool.
-func poolPEM(field string, pool *x509.CertPool, pemData []byte) ([]byte, error) {
+// parsed, when not nil, is pemData already parsed.
+func poolPEM(field string, pool *x509.CertPool, pemData []byte, parsed *x509.CertPool) ([]byte, error) {
 	if len(pemData) == 0 {
 		return nil, unsupportedField(field, "an x509.CertPool cannot be listed; pass the same CAs as PEM in FromTLSOptions."+field+"PEM")
 	}
-	p := x509.NewCertPool()
-	if !p.AppendCertsFromPEM(pemData) {
-		return nil, &Error{Code: CodeCertificateParse, Op: fromTLSOp, Detail: "FromTLSOptions." + field + "PEM holds no certificate"}
+	p := parsed
+	if p == nil {
+		p = x509.NewCertPool()
+		if !p.AppendCertsFromPEM(pemData) {
+			return nil, &Error{Code: CodeCertificateParse, Op: fromTLSOp, Detail: "FromTLSOptions." + field + "PEM holds no certificate"}
+		}
 	}
 	if pool != nil && !pool.Equal(p) {
 		return nil, inputErr(fromTLSOp, "FromTLSOptions.%sPEM does not hold the same certificates as tls.Config.%s", field, field)
@@ -211,8 +215,9 @@ func (cc *certCache) get(c *tls.Certificate) (*CertifiedKey, error) {
 	return k, nil
 }
 
-// serverOptionsFromTLS converts everything but the certificates.
-func serverOptionsFromTLS(c *tls.Config, x *FromTLSOptions) (ServerOptions, error) {
+// serverOptionsFromTLS converts everything but the certificates. clientCAs,
+// when not nil, is x.ClientCAsPEM already parsed.
+func serverOptionsFromTLS(c *tls.Config, x *FromTLSOptions, clientCAs *x509.CertPool) (ServerOptions, error) {
 	var o ServerOptions
 	if err := commonTLSChecks(c); err != nil {
 		return o, err
@@ -241,7 +246,7 @@ func serverOptionsFromTLS(c *tls.Config, x *FromTLSOptions) (ServerOptions, erro
 		if c.ClientCAs == nil {
 			return o, unsupportedField("ClientAuth", c.ClientAuth.String()+" needs ClientCAs")
 		}
-		pemData, err := poolPEM("ClientCAs", c.ClientCAs, xp)
+		pemData, err := poolPEM("ClientCAs", c.ClientCAs, xp, clientCAs)
 		if err != nil {
 			return o, err
 		}
@@ -278,7 +283,7 @@ func ServerConfigFromTLS(c *tls.Config, x *FromTLSOptions) (*ServerConfig, error
 	if c.GetConfigForClient != nil {
 		return nil, unsupportedField("GetConfigForClient", "use LazyAcceptorFromTLS, which chooses the config from the ClientHello")
 	}
-	o, err := serverOptionsFromTLS(c, x)
+	o, err := serverOptionsFromTLS(c, x, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -346,8 +351,17 @@ func ServerConfigFromTLS(c *tls.Config, x *FromTLSOptions) (*ServerConfig, error
 // HelloRetryRequest is always false: the callbacks run once, on the first
 // ClientHello.
 //
-// Converted configs are cached per (*tls.Config, *tls.Certificate) pair.
-// An error from a callback refuses the connection with a handshake_failure
+// Converted configs are cached by content, so the usual GetConfigForClient
+// that returns base.Clone() (changed or not) reuses one converted config,
+// and its clients resume: two (config, certificate) pairs share a converted
+// config when every field carried over is equal (ClientAuth, ClientCAs,
+// versions, suites, NextProtos), the certificate chains and private keys
+// are equal, and VerifyConnection and KeyLogWriter are the same values
+// (the same func value, as Clone copies it: a closure or method value
+// made anew for each config is a different one, and then each connection
+// builds a config of its own). At most 256 converted configs are kept
+// (least recently used evicted and closed; streams made from them keep
+// working). An error from a callback refuses the connection with a handshake_failure
 // alert; a panic in one refuses it with internal_error and an error naming
 // the callback and the panic value (logged to x.Options.Logger when set),
 // and later connections are served as usual. x may be nil.
@@ -358,19 +372,18 @@ func LazyAcceptorFromTLS(c *tls.Config, x *FromTLSOptions) (*LazyAcceptor, error
 	if x == nil {
 		x = &FromTLSOptions{}
 	}
-	if _, err := serverOptionsFromTLS(c, x); err != nil {
+	var clientCAs *x509.CertPool // nil when unusable: poolPEM then says why
+	if p := x509.NewCertPool(); p.AppendCertsFromPEM(x.ClientCAsPEM) {
+		clientCAs = p
+	}
+	if _, err := serverOptionsFromTLS(c, x, clientCAs); err != nil {
 		return nil, err
 	}
 	if len(c.Certificates) == 0 && c.GetCertificate == nil && c.GetConfigForClient == nil {
 		return nil, unsupportedField("Certificates", "a server needs Certificates, GetCertificate or GetConfigForClient")
 	}
-	lz := &lazyFromTLS{base: c, x: x, cfgs: map[lazyKey]*ServerConfig{}}
+	lz := &lazyFromTLS{base: c, x: x, clientCAs: clientCAs, cache: newLazyCache(maxCached)}
 	return &LazyAcceptor{Choose: lz.choose, Options: x.Options}, nil
-}
-
-type lazyKey struct {
-	cfg  *tls.Config
-	cert *tls.Certificate
 }
 
 // callbackRefusal refuses a connection whose callback failed: a panic
@@ -383,10 +396,11 @@ func callbackRefusal(name string, err error) *RefuseError {
 }
 
 type lazyFromTLS struct {
-	base *tls.Config
-	x    *FromTLSOptions
-	mu   sync.Mutex
-	cfgs map[lazyKey]*ServerConfig
+	base      *tls.Config
+	x         *FromTLSOptions
+	clientCAs *x509.CertPool // x.ClientCAsPEM, parsed once
+	mu        sync.Mutex
+	cache     *lazyCache // converted configs (tlsconfig_cache.go)
 }
 
 func (lz *lazyFromTLS) choose(h *ClientHello) (*ServerConfig, error) {
@@ -427,15 +441,19 @@ func (lz *lazyFromTLS) choose(h *ClientHello) (*ServerConfig, error) {
 	if cert == nil {
 		return nil, &RefuseError{Alert: AlertUnrecognizedName, Reason: fmt.Sprintf("no certificate for %q", h.ServerName)}
 	}
-	lz.mu.Lock()
-	defer lz.mu.Unlock()
-	key := lazyKey{cfg, cert}
-	if sc, ok := lz.cfgs[key]; ok {
-		return sc, nil
-	}
-	o, err := serverOptionsFromTLS(cfg, lz.x)
+	// The options are converted (and checked) for every connection, without
+	// parsing the CA PEM again: what they hold is the cache key.
+	o, err := serverOptionsFromTLS(cfg, lz.x, lz.clientCAs)
 	if err != nil {
 		return nil, &RefuseError{Alert: AlertHandshakeFailure, Reason: err.Error()}
+	}
+	key, cacheable := lazyCacheKey(&o, cert, cfg)
+	lz.mu.Lock()
+	defer lz.mu.Unlock()
+	if cacheable {
+		if sc, ok := lz.cache.get(key); ok {
+			return sc, nil
+		}
 	}
 	k, err := CertifiedKeyFromTLS(cert)
 	if err != nil {
@@ -447,10 +465,9 @@ func (lz *lazyFromTLS) choose(h *ClientHello) (*ServerConfig, error) {
 	if err != nil {
 		return nil, &RefuseError{Alert: AlertHandshakeFailure, Reason: err.Error()}
 	}
-	if len(lz.cfgs) >= maxCached {
-		lz.cfgs = map[lazyKey]*ServerConfig{}
+	if cacheable { // else the conversion failed above
+		lz.cache.add(key, sc)
 	}
-	lz.cfgs[key] = sc
 	return sc, nil
 }
 
@@ -551,7 +568,7 @@ func ClientConfigFromTLS(c *tls.Config, x *FromTLSOptions) (*ClientConfig, error
 	case c.RootCAs != nil && len(rootsPEM) == 0 && isSystemPool(c.RootCAs):
 		o.SystemRoots = true
 	default:
-		pemData, err := poolPEM("RootCAs", c.RootCAs, rootsPEM)
+		pemData, err := poolPEM("RootCAs", c.RootCAs, rootsPEM, nil)
 		if err != nil {
 			return nil, err
 		}
