@@ -15,69 +15,11 @@ type helloFields struct {
 	exts          []uint16 // extension types in the client's order
 }
 
-// helloReader reads big-endian fields from b, remembering the first
-// overrun instead of panicking.
-type helloReader struct {
-	b   []byte
-	bad bool
-}
-
-func (r *helloReader) bytes(n int) []byte {
-	if r.bad || n < 0 || n > len(r.b) {
-		r.bad = true
-		return nil
-	}
-	out := r.b[:n:n]
-	r.b = r.b[n:]
-	return out
-}
-
-func (r *helloReader) u8() int {
-	b := r.bytes(1)
-	if b == nil {
-		return 0
-	}
-	return int(b[0])
-}
-
-func (r *helloReader) u16() int {
-	b := r.bytes(2)
-	if b == nil {
-		return 0
-	}
-	return int(b[0])<<8 | int(b[1])
-}
-
-func (r *helloReader) u24() int {
-	b := r.bytes(3)
-	if b == nil {
-		return 0
-	}
-	return int(b[0])<<16 | int(b[1])<<8 | int(b[2])
-}
-
-// vec8 and vec16 read a length-prefixed vector.
-func (r *helloReader) vec8() helloReader  { return helloReader{b: r.bytes(r.u8()), bad: r.bad} }
-func (r *helloReader) vec16() helloReader { return helloReader{b: r.bytes(r.u16()), bad: r.bad} }
-
-// u16s reads the rest as a list of uint16 (an odd length is bad).
-func (r *helloReader) u16s() []uint16 {
-	if r.bad || len(r.b)%2 != 0 {
-		r.bad = true
-		return nil
-	}
-	out := make([]uint16, 0, len(r.b)/2)
-	for len(r.b) > 0 {
-		out = append(out, uint16(r.u16()))
-	}
-	return out
-}
-
 // helloMessage reassembles the first handshake message from TLS records
 // (type 22, possibly fragmented over several) and returns it whole, with
 // its 4-byte header. ok is false when the records do not hold one.
 func helloMessage(records []byte, limit int) (msg []byte, ok bool) {
-	r := helloReader{b: records}
+	r := wireReader{b: records}
 	for len(r.b) > 0 {
 		typ := r.u8()
 		r.u16() // record version
@@ -111,11 +53,11 @@ func parseClientHello(records []byte) (helloFields, bool) {
 	if !ok {
 		return f, false
 	}
-	r := helloReader{b: msg}
+	r := wireReader{b: msg}
 	if r.u8() != 1 { // client_hello
 		return f, false
 	}
-	body := helloReader{b: r.bytes(r.u24())}
+	body := wireReader{b: r.bytes(r.u24())}
 	f.legacyVersion = uint16(body.u16())
 	body.bytes(32) // random
 	body.vec8()    // legacy_session_id

@@ -162,7 +162,7 @@ type serverSession struct {
 // seconds) and age obfuscation (4). Any deviation, trailing bytes
 // included, fails: resumption then falls back to a full handshake.
 func parseServerSession(b []byte) (serverSession, bool) {
-	r := sessionReader{b: b}
+	r := wireReader{b: b}
 	var s serverSession
 	if r.flag() {
 		r.skip(int(r.uint(1)))
@@ -171,9 +171,9 @@ func parseServerSession(b []byte) (serverSession, bool) {
 	r.skip(int(r.uint(1)))
 	r.skip(1)
 	if r.flag() {
-		list := sessionReader{b: r.take(int(r.uint(3)))}
+		list := wireReader{b: r.bytes(int(r.uint(3)))}
 		for !r.bad && !list.bad && len(list.b) > 0 {
-			der := list.take(int(list.uint(3)))
+			der := list.bytes(int(list.uint(3)))
 			if len(der) == 0 {
 				list.bad = true
 			}
@@ -193,43 +193,4 @@ func parseServerSession(b []byte) (serverSession, bool) {
 		return serverSession{}, false
 	}
 	return s, true
-}
-
-// sessionReader reads big-endian TLS encodings; any short read sets bad
-// and returns zero values from then on.
-type sessionReader struct {
-	b   []byte
-	bad bool
-}
-
-func (r *sessionReader) take(n int) []byte {
-	if r.bad || n < 0 || n > len(r.b) {
-		r.bad = true
-		return nil
-	}
-	out := r.b[:n:n]
-	r.b = r.b[n:]
-	return out
-}
-
-func (r *sessionReader) skip(n int) { r.take(n) }
-
-func (r *sessionReader) uint(n int) uint64 {
-	var v uint64
-	for _, c := range r.take(n) {
-		v = v<<8 | uint64(c)
-	}
-	return v
-}
-
-// flag reads an option marker: 0 absent, 1 present, anything else bad.
-func (r *sessionReader) flag() bool {
-	switch r.uint(1) {
-	case 0:
-		return false
-	case 1:
-		return true
-	}
-	r.bad = true
-	return false
 }
