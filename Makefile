@@ -32,6 +32,11 @@ endif
 ifeq ($(RUSTLS),bundled)
 export PKG_CONFIG_PATH := $(OUT)/lib/pkgconfig$(if $(PKG_CONFIG_PATH),:$(PKG_CONFIG_PATH))
 LIBDEP := $(LIB)
+# Go's build cache hashes CGO_CFLAGS, not pkg-config's output nor the header
+# and archive it names: without this stamp (written by build/librustls.sh)
+# a rebuilt librustls could leave cached packages and test binaries built
+# against the old one. Expanded when each recipe runs, after the build.
+export CGO_CFLAGS = -O2 -g -DGORUSTLS_LIBRUSTLS_STAMP=$(shell cat $(OUT)/stamp 2>/dev/null || echo none)
 else ifeq ($(RUSTLS),system)
 LIBDEP := check-system-rustls
 else

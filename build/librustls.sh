@@ -60,4 +60,8 @@ PC
 # cgo links statically but asks pkg-config --libs without --static: put the
 # native libraries in Libs too so a plain `go build` links.
 sed -i "s|^Libs: .*|Libs: -L\${libdir} -lrustls $libs|" "$out/lib/pkgconfig/rustls.pc"
+# Go's build cache hashes CGO_CFLAGS but neither pkg-config's output nor
+# the header and archive it points at: the Makefile passes this stamp in
+# CGO_CFLAGS so that a rebuilt librustls rebuilds and relinks the Go side.
+cat "$out/lib/librustls.a" "$out/include/rustls.h" "$out/lib/pkgconfig/rustls.pc" | sha256sum | cut -c1-16 >"$out/stamp"
 echo "librustls: done in $(( $(date +%s) - start ))s -> $out (links: $libs)"

@@ -22,10 +22,15 @@ go mod edit -replace "github.com/gorustls/gorustls=$root"
 # Only the installed prefix: neither the checkout's build/out nor anything
 # the caller had on PKG_CONFIG_PATH.
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig" PKG_CONFIG_LIBDIR="$prefix/lib/pkgconfig" CGO_ENABLED=1
+# The stamp makes Go rebuild the cgo package against this prefix instead of
+# reusing what it cached for the checkout's build/out (Go's cache does not
+# hash pkg-config's output).
+export CGO_CFLAGS="-O2 -g -DGORUSTLS_LIBRUSTLS_STAMP=$(cat "$prefix/lib/pkgconfig/rustls.pc" "$prefix/lib/librustls.a" | sha256sum | cut -c1-16)"
 got=$(pkg-config --variable=prefix rustls)
 [ "$got" = "$prefix" ] || { echo "test-install: pkg-config found rustls at $got, not $prefix" >&2; exit 1; }
 go mod tidy >/dev/null 2>&1 || go mod tidy
-go build -o consumer .
+go build -x -o consumer . 2>build.log
+grep -q -- "-L$prefix/lib" build.log || { echo "test-install: the link did not use $prefix/lib" >&2; exit 1; }
 out=$(./consumer)
 echo "$out"
 case "$out" in *"TLS 1.3 handshake"*'echoed "hello"'*) ;; *) echo "test-install: unexpected output" >&2; exit 1 ;; esac
