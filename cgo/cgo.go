@@ -56,6 +56,9 @@ const (
 	HeaderVersionMaj = int(C.RUSTLS_VERSION_MAJOR)
 	HeaderVersionMin = int(C.RUSTLS_VERSION_MINOR)
 	HeaderVersionPat = int(C.RUSTLS_VERSION_PATCH)
+	// CertCompression is true when librustls's pkg-config file declares a
+	// build with rustls's certificate compression (brotli and zlib).
+	CertCompression = C.GR_CERT_COMPRESSION != 0
 )
 
 // Version returns rustls_version(): "rustls-ffi/X.Y.Z/rustls/A.B.C/provider".

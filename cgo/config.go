@@ -68,6 +68,35 @@ func (k *CertifiedKey) CertDER(i int) []byte {
 	return C.GoBytes(unsafe.Pointer(der), C.int(n))
 }
 
+// CloneWithOCSP returns a new key (rustls_certified_key_clone_with_ocsp):
+// k's chain and private key with a copy of the DER OCSP response ocsp to
+// staple, which must not be empty. k is unchanged and keeps its own
+// reference; the caller frees the new one. k must stay referenced for the
+// length of the call.
+func (k *CertifiedKey) CloneWithOCSP(ocsp []byte) (*CertifiedKey, error) {
+	const op = "add an OCSP response to a certified key"
+	if k == nil || k.p == nil {
+		return nil, &Error{Code: ResultInvalidParameter, Op: op, Detail: "no certified key"}
+	}
+	if len(ocsp) == 0 {
+		// A NULL slice would clear the staple instead: never by accident.
+		return nil, &Error{Code: ResultInvalidParameter, Op: op, Detail: "empty OCSP response"}
+	}
+	// rustls copies the bytes during the call; the slice descriptor must not
+	// point into the Go heap (cgo's pointer rules), so copy to C memory.
+	data := C.CBytes(ocsp)
+	defer C.free(data)
+	sl := (*C.struct_rustls_slice_bytes)(C.malloc(C.size_t(unsafe.Sizeof(C.struct_rustls_slice_bytes{}))))
+	defer C.free(unsafe.Pointer(sl))
+	sl.data = (*C.uint8_t)(data)
+	sl.len = C.size_t(len(ocsp))
+	var out *C.struct_rustls_certified_key
+	if r := uint32(C.rustls_certified_key_clone_with_ocsp(k.p, sl, &out)); r != ResultOK {
+		return nil, &Error{Code: r, Op: op}
+	}
+	return &CertifiedKey{p: out}, nil
+}
+
 // RootStore is one reference to a rustls_root_cert_store.
 type RootStore struct {
 	p *C.struct_rustls_root_cert_store

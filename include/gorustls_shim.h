@@ -20,6 +20,15 @@
 #error "gorustls: this rustls.h is not rustls-ffi 0.15.x; gorustls is written against the 0.15 C ABI"
 #endif
 
+/* 1 when librustls was built with rustls's certificate compression (brotli
+ * and zlib, RFC 8879): build/librustls.sh puts the define in rustls.pc's
+ * Cflags. rustls-ffi itself has no way to tell. */
+#if defined(GORUSTLS_LIBRUSTLS_CERT_COMPRESSION)
+#define GR_CERT_COMPRESSION 1
+#else
+#define GR_CERT_COMPRESSION 0
+#endif
+
 /* Flags reported by every connection shim (gr_io.flags). */
 #define GR_WANTS_WRITE   0x01u /* ciphertext is waiting in rustls's outgoing buffer */
 #define GR_HANDSHAKING   0x02u /* the handshake is not complete yet */

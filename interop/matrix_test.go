@@ -115,10 +115,29 @@ func writeMatrix(path string) error {
 	for _, c := range cells {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", c.peer, c.role, c.name, c.result)
 	}
+	b.WriteString(keptTail(path))
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// keptMarker starts the hand-written part of docs/interop.md, after the
+// matrix (measurements made outside this suite), which writeMatrix keeps.
+const keptMarker = "<!-- Written by hand from here on: go test ./interop keeps it. -->"
+
+// keptTail returns the hand-written part of the file at path, from
+// keptMarker on, after a blank line; nothing when there is none.
+func keptTail(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	i := strings.Index(string(b), keptMarker)
+	if i < 0 {
+		return ""
+	}
+	return "\n" + string(b[i:])
 }
 
 // matrixNotes explains the cells whose outcome is not plain success.

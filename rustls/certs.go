@@ -24,6 +24,7 @@ import (
 type CertifiedKey struct {
 	r       *cref[*cgo.CertifiedKey]
 	leaf    *x509.Certificate
+	ocsp    []byte // the OCSP response stapled (WithOCSP), never modified
 	once    sync.Once
 	cleanup runtime.Cleanup
 }
@@ -62,9 +63,15 @@ func NewCertifiedKey(certPEM, keyPEM []byte) (*CertifiedKey, error) {
 		}
 		return nil, e
 	}
-	ck := &CertifiedKey{r: newCRef(k, (*cgo.CertifiedKey).Free), leaf: leaf}
+	return wrapCertifiedKey(k, leaf, nil), nil
+}
+
+// wrapCertifiedKey makes the owner of a new C key, with its own reference
+// count, freed by a cleanup if it is dropped without Close.
+func wrapCertifiedKey(k *cgo.CertifiedKey, leaf *x509.Certificate, ocsp []byte) *CertifiedKey {
+	ck := &CertifiedKey{r: newCRef(k, (*cgo.CertifiedKey).Free), leaf: leaf, ocsp: ocsp}
 	ck.cleanup = runtime.AddCleanup(ck, func(r *cref[*cgo.CertifiedKey]) { r.close() }, ck.r)
-	return ck, nil
+	return ck
 }
 
 // LoadCertifiedKey reads a PEM certificate chain and a PEM private key from

@@ -167,7 +167,9 @@ func poolPEM(field string, pool *x509.CertPool, pemData []byte, parsed *x509.Cer
 }
 
 // CertifiedKeyFromTLS converts a tls.Certificate (chain and private key)
-// into a CertifiedKey.
+// into a CertifiedKey. Its OCSPStaple, if any, is stapled as WithOCSP
+// describes (and must pass WithOCSP's checks); SignedCertificateTimestamps
+// are not carried over (rustls-ffi cannot send them).
 func CertifiedKeyFromTLS(c *tls.Certificate) (*CertifiedKey, error) {
 	if c == nil || len(c.Certificate) == 0 {
 		return nil, &Error{Code: CodeCertificateParse, Op: fromTLSOp, Detail: "tls.Certificate has no certificate"}
@@ -184,7 +186,16 @@ func CertifiedKeyFromTLS(c *tls.Certificate) (*CertifiedKey, error) {
 		return nil, &Error{Code: CodePrivateKeyParse, Op: fromTLSOp,
 			Detail: fmt.Sprintf("private key of type %T cannot be exported (keys held in hardware cannot be carried over)", c.PrivateKey), Err: err}
 	}
-	return NewCertifiedKey(certPEM, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}))
+	k, err := NewCertifiedKey(certPEM, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}))
+	if err != nil || len(c.OCSPStaple) == 0 {
+		return k, err
+	}
+	defer k.Close()
+	sk, err := k.WithOCSP(c.OCSPStaple)
+	if e, ok := err.(*Error); ok {
+		e.Detail = "tls.Certificate.OCSPStaple: " + e.Detail
+	}
+	return sk, err
 }
 
 // maxCached bounds the conversion caches: callbacks that return a new

@@ -35,3 +35,15 @@ func versionName(v uint16) string {
 	}
 	return tls.VersionName(v)
 }
+
+// CertificateCompression reports whether librustls was built with rustls's
+// certificate compression (RFC 8879, brotli and zlib), as its pkg-config
+// file declares: the bundled build always is. In TLS 1.3 such a build
+// compresses the server's certificate chain (and a client certificate)
+// whenever the peer offers to decompress it, and offers decompression as
+// a client; rustls-ffi
+// has no switch to turn it off per config. Peers without support (crypto/tls,
+// OpenSSL before 3.2) simply get the chain uncompressed. A system librustls
+// found through RUSTLS=system reports false unless its rustls.pc defines
+// GORUSTLS_LIBRUSTLS_CERT_COMPRESSION.
+func CertificateCompression() bool { return cgo.CertCompression }

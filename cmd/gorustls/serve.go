@@ -26,7 +26,7 @@ func init() {
 
 type serveFlags struct {
 	addr, writeCA, clientAuth, alpn, versions, keylog, mode string
-	certs, keys, clientCAs                                  listFlag
+	certs, keys, ocsp, clientCAs                            listFlag
 }
 
 func runServe(args []string) error {
@@ -35,6 +35,7 @@ func runServe(args []string) error {
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8443", "`address` to listen on")
 	fs.Var(&f.certs, "cert", "certificate chain PEM `file` (repeat for several names; pairs with -key)")
 	fs.Var(&f.keys, "key", "private key PEM `file` (repeat, in the order of -cert)")
+	fs.Var(&f.ocsp, "ocsp", "DER OCSP response `file` to staple for clients that ask (one per -cert, in its order)")
 	fs.StringVar(&f.writeCA, "write-ca", "", "without -cert: write the throw-away CA certificate to `file`")
 	fs.Var(&f.clientCAs, "client-ca", "PEM `file` of CAs for client certificates (repeat for several files)")
 	fs.StringVar(&f.clientAuth, "client-auth", "", "client certificates: none, optional or required (default: required with -client-ca, else none)")
@@ -93,6 +94,12 @@ func (f *serveFlags) acceptor() (*rustls.LazyAcceptor, func(), error) {
 	if len(f.certs) != len(f.keys) {
 		return nil, nil, fmt.Errorf("give as many -key as -cert (%d -cert, %d -key)", len(f.certs), len(f.keys))
 	}
+	if len(f.ocsp) > 0 && len(f.certs) == 0 {
+		return nil, nil, errors.New("-ocsp needs -cert: an OCSP response is about one certificate, and the throw-away one has no responder")
+	}
+	if len(f.ocsp) > 0 && len(f.ocsp) != len(f.certs) {
+		return nil, nil, fmt.Errorf("give one -ocsp per -cert, in the same order (%d -cert, %d -ocsp)", len(f.certs), len(f.ocsp))
+	}
 	o := rustls.ServerOptions{NextProtos: splitList(f.alpn)}
 	var err error
 	if o.Versions, err = parseVersions(f.versions); err != nil {
@@ -139,7 +146,13 @@ func (f *serveFlags) acceptor() (*rustls.LazyAcceptor, func(), error) {
 	}
 	for i := range f.certs {
 		k, err := rustls.LoadCertifiedKey(f.certs[i], f.keys[i])
+		if err == nil && len(f.ocsp) > 0 {
+			k, err = stapleOCSP(k, f.ocsp[i])
+		}
 		if err != nil {
+			for _, k := range keys {
+				k.Close()
+			}
 			closeKL()
 			return nil, nil, err
 		}

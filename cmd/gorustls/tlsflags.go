@@ -165,3 +165,22 @@ func orNone(s string) string {
 	}
 	return s
 }
+
+// stapleOCSP returns k with the DER OCSP response read from file to staple
+// (see rustls.CertifiedKey.WithOCSP) and closes k. A file that is missing,
+// unreadable, empty or does not hold an OCSP response is an error naming it.
+func stapleOCSP(k *rustls.CertifiedKey, file string) (*rustls.CertifiedKey, error) {
+	defer k.Close()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("-ocsp: %w", err)
+	}
+	if len(b) == 0 {
+		return nil, fmt.Errorf("-ocsp %s: the file is empty (want a DER OCSP response, as openssl ocsp -respout writes)", file)
+	}
+	sk, err := k.WithOCSP(b)
+	if err != nil {
+		return nil, fmt.Errorf("-ocsp %s: %w", file, err)
+	}
+	return sk, nil
+}

@@ -9,6 +9,11 @@ import (
 func init() {
 	register("version", "print librustls's version and the provider's cipher suites", func(args []string) error {
 		fmt.Println(rustls.Version())
+		compression := "off"
+		if rustls.CertificateCompression() {
+			compression = "brotli, zlib"
+		}
+		fmt.Printf("certificate compression (RFC 8879): %s\n", compression)
 		suites, err := rustls.CipherSuites()
 		if err != nil {
 			return err
