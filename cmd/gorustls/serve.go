@@ -13,11 +13,11 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/gorustls/gorustls/rustls"
 	"github.com/gorustls/gorustls/rustlshttp"
+	"golang.org/x/sys/unix"
 )
 
 func init() {
@@ -77,7 +77,7 @@ func runServe(args []string) error {
 	}
 	logger := log.New(os.Stderr, "", log.LstdFlags)
 	logger.Printf("listening on %s (mode %s)", ln.Addr(), f.mode)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, unix.SIGTERM)
 	defer stop()
 	logConn := func(s *rustls.Stream) {
 		st := s.ConnectionState()

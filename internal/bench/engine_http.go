@@ -10,8 +10,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // httpServer is a running HTTPS server process that the http group loads.
@@ -81,7 +82,7 @@ func startServeCmd(cmd *exec.Cmd) (*httpServer, error) {
 // stopServeCmd asks the serve command to shut down (SIGTERM), kills it
 // after 10 seconds, and waits for it once its standard error is drained.
 func stopServeCmd(cmd *exec.Cmd, drained <-chan struct{}) {
-	_ = cmd.Process.Signal(syscall.SIGTERM)
+	_ = cmd.Process.Signal(unix.SIGTERM)
 	select {
 	case <-drained:
 	case <-time.After(10 * time.Second):
