@@ -19,6 +19,9 @@ func (s *Stream) Handshake(ctx context.Context) error {
 	if s.hsDone.Load() {
 		return s.hsErr
 	}
+	if ctx == nil {
+		return inputErr("handshake", "nil context.Context")
+	}
 	s.hsMu.Lock()
 	defer s.hsMu.Unlock()
 	if s.hsDone.Load() {
