@@ -41,13 +41,13 @@ func (s *Stream) runHandshake(ctx context.Context) (err error) {
 		fired := make(chan struct{})
 		stop := context.AfterFunc(ctx, func() {
 			// Unblock transport I/O at once; restored below.
-			_ = s.conn.SetDeadline(time.Unix(1, 0))
+			s.holdDeadlines(time.Unix(1, 0))
 			close(fired)
 		})
 		defer func() {
 			if !stop() {
 				<-fired
-				s.restoreDeadlines()
+				s.releaseDeadlines()
 				if ctx.Err() != nil && (err == nil || isTimeout(errors.Unwrap(err)) || isTimeout(err)) {
 					err = &Error{Code: CodeIO, Op: "handshake", Err: ctx.Err()}
 				}

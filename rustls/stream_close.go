@@ -24,6 +24,9 @@ import (
 // is idempotent: later calls return the first call's result.
 func (s *Stream) Close() error {
 	s.closeOnce.Do(func() {
+		// Under dlMu: a Set*Deadline either ran before (and is
+		// overridden here) or sees closed and changes nothing.
+		s.dlMu.Lock()
 		s.closed.Store(true)
 		deadline := time.Now().Add(s.opts.CloseTimeout)
 		clean := false
@@ -33,6 +36,7 @@ func (s *Stream) Close() error {
 			// stopped by closing the transport, below.)
 			_ = s.conn.SetReadDeadline(time.Unix(1, 0))
 		}
+		s.dlMu.Unlock()
 		if s.hsDone.Load() && s.hsErr == nil && s.activeWrites.Load() == 0 && s.fatal.Load() == nil {
 			_ = s.conn.SetWriteDeadline(deadline)
 			s.out.mu.Lock()

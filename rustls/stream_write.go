@@ -19,7 +19,8 @@ type outHalf struct {
 	bufp       *[]byte
 	start, end int
 	err        error // sticky transport error
-	shut       bool  // close_notify sent (CloseWrite or Close)
+	shut       bool  // close_notify queued (CloseWrite or Close)
+	shutting   bool  // CloseWrite was called: no more Writes, even if it timed out before close_notify was queued
 	needFlush  atomic.Bool
 
 	// Small writes are gathered here into one full TLS record of plaintext
@@ -175,7 +176,7 @@ func (s *Stream) Write(p []byte) (int, error) {
 	if h.err != nil {
 		return 0, h.err
 	}
-	if h.shut {
+	if h.shut || h.shutting {
 		return 0, ErrWriteClosed
 	}
 	if err := s.fatalErr(); err != nil {
@@ -364,6 +365,14 @@ func (s *Stream) sendCloseNotifyLocked() error {
 // CloseWrite sends close_notify, flushes, and half-closes the transport
 // when it supports that (*net.TCPConn, *net.UnixConn). Reading goes on
 // until the peer closes. Later Writes return ErrWriteClosed.
+//
+// Like Close, CloseWrite is bounded by StreamOptions.CloseTimeout (and by
+// the write deadline, when that comes first): against a peer that has
+// stopped reading it returns a timeout error (wrapping
+// os.ErrDeadlineExceeded) once the bound has passed. What was not sent
+// stays queued, close_notify included: a later CloseWrite, Flush or Close
+// sends it first, and the transport is half-closed only once everything
+// went out.
 func (s *Stream) CloseWrite() error {
 	if err := s.ensureHandshake(); err != nil {
 		return err
@@ -380,15 +389,23 @@ func (s *Stream) CloseWrite() error {
 		s.unlockOut()
 		return err
 	}
-	if h.shut {
+	if h.shut && h.start == h.end && !s.k.dirty.Load() {
 		s.unlockOut()
-		return nil
+		return nil // sent and half-closed by an earlier CloseWrite
 	}
 	if err := s.pastWriteDeadline("close write"); err != nil {
 		s.unlockOut()
 		return err
 	}
-	err := s.sendCloseNotifyLocked()
+	h.shutting = true
+	s.boundWrites(time.Now().Add(s.opts.CloseTimeout))
+	var err error
+	if h.shut {
+		err = s.flushLocked() // an earlier CloseWrite timed out
+	} else {
+		err = s.sendCloseNotifyLocked()
+	}
+	s.unboundWrites()
 	s.unlockOut()
 	if err != nil {
 		return err
