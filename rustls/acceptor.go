@@ -24,7 +24,8 @@ func NewAcceptor(cfg *ServerConfig, opts StreamOptions) *Acceptor {
 func (a *Acceptor) Config() *ServerConfig { return a.cfg }
 
 // Accept runs the server handshake over conn and returns the Stream once it
-// completes. ctx bounds the handshake. On failure conn is closed (after
+// completes. ctx bounds the handshake, a wait for a stuck callback
+// included (see Stream.Handshake). On failure conn is closed (after
 // rustls's alert is sent) and the error is returned; the Stream owns conn on
 // success.
 func (a *Acceptor) Accept(ctx context.Context, conn net.Conn) (*Stream, error) {
@@ -90,6 +91,7 @@ func newServerStream(cfg *ServerConfig, conn net.Conn, opts StreamOptions, intoC
 		return nil, err
 	}
 	cb := &connCallbacks{logger: opts.Logger, store: cfg.store, getCert: cfg.getCert}
+	cb.userCode = cb.logger != nil || cb.store != nil || cb.getCert != nil || cfg.life.userCode()
 	k := newCore(c, cb, cfg.life, true)
 	k.clientAuth = cfg.clientAuth
 	if opts.Logger != nil {

@@ -43,8 +43,9 @@ func (c *Connector) SetConfig(cfg *ClientConfig) { c.cfg.Store(cfg) }
 
 // Connect runs the client handshake over conn for serverName (a DNS name or
 // an IP address; it is checked against the server's certificate and sent
-// as SNI unless disabled). ctx bounds the handshake. On failure conn is
-// closed; on success the Stream owns it.
+// as SNI unless disabled). ctx bounds the handshake, a wait for a stuck
+// callback included (see Stream.Handshake). On failure conn is closed; on
+// success the Stream owns it.
 func (c *Connector) Connect(ctx context.Context, conn net.Conn, serverName string) (*Stream, error) {
 	s, err := c.ConnectFallible(ctx, conn, serverName)
 	if err != nil {
@@ -134,6 +135,7 @@ func clientStream(cfg *ClientConfig, opts StreamOptions, conn net.Conn, serverNa
 		return nil, err
 	}
 	cb := &connCallbacks{logger: opts.Logger, verify: cfg.verify}
+	cb.userCode = cb.logger != nil || cb.verify != nil || cfg.life.userCode()
 	k := newCore(cc, cb, cfg.life, false)
 	if opts.Logger != nil {
 		cc.EnableLog()

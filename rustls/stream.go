@@ -21,7 +21,9 @@ type StreamOptions struct {
 	// Write must send it (rustls's default, 64 KiB, when 0).
 	BufferLimit int
 	// Logger receives rustls's log records for the connection (emitted while
-	// rustls processes incoming records).
+	// rustls processes incoming records). Its handler runs inside the
+	// connection's C calls, like the other callbacks (see Handshake): a
+	// panic there loses the record, and a handler must not block.
 	Logger *slog.Logger
 	// CloseTimeout bounds Close: sending close_notify and, on TCP, waiting
 	// for the peer to acknowledge what was sent (1 second when 0).
@@ -64,8 +66,10 @@ var (
 // request written without Flush is not sent.
 //
 // Concurrency: one goroutine may Read while another Writes or Flushes;
-// Close may be called from any goroutine and unblocks both. Reads and writes
-// are each serialized.
+// Close may be called from any goroutine, even from inside the Stream's own
+// callbacks, and unblocks both. Reads and writes are each serialized. The
+// Stream's other methods refuse to run inside its own callbacks (an *Error
+// matching ErrInvalidInput), where they would wait for themselves.
 //
 // End of stream: after the peer's close_notify Read returns io.EOF; if the
 // transport ends without close_notify, Read returns io.ErrUnexpectedEOF.
@@ -89,6 +93,10 @@ type Stream struct {
 	hsMu   sync.Mutex
 	hsDone atomic.Bool
 	hsErr  error
+	// hsCancel cancels the running handshake's callback context (set
+	// while a handshake that can run user code is in progress): Close
+	// calls it so that the handshake stops waiting for a stuck callback.
+	hsCancel atomic.Pointer[context.CancelFunc]
 
 	in  inHalf
 	out outHalf

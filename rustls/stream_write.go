@@ -21,7 +21,11 @@ type outHalf struct {
 	err        error // sticky transport error
 	shut       bool  // close_notify queued (CloseWrite or Close)
 	shutting   bool  // CloseWrite was called: no more Writes, even if it timed out before close_notify was queued
-	needFlush  atomic.Bool
+	// closing is set by Close while it sends close_notify: its C calls
+	// then give up (as closed) rather than wait for the core mutex behind
+	// a user callback of this connection (core.lockPatient).
+	closing   bool
+	needFlush atomic.Bool
 
 	// Small writes are gathered here into one full TLS record of plaintext
 	// before rustls sees them, so 1 KiB writes cost no C call and make 16
@@ -162,6 +166,9 @@ func (s *Stream) unlockOut() {
 // unlike crypto/tls's). After a fatal TLS error or a transport failure,
 // Write returns that error and takes nothing.
 func (s *Stream) Write(p []byte) (int, error) {
+	if s.cb.inCallback() {
+		return 0, ownCallbackErr("write")
+	}
 	if err := s.ensureHandshake(); err != nil {
 		return 0, err
 	}
@@ -287,6 +294,9 @@ func (s *Stream) encryptLocked(p []byte, drain bool) (int, error) {
 // Flush may be called again once the deadline is moved. After a fatal TLS
 // error (a bad record received, say) it returns that error.
 func (s *Stream) Flush() error {
+	if s.cb.inCallback() {
+		return ownCallbackErr("flush")
+	}
 	if !s.hsDone.Load() {
 		if err := s.ensureHandshake(); err != nil {
 			return err
@@ -319,6 +329,12 @@ func (s *Stream) Flush() error {
 // read path queued while it held it (an alert, a KeyUpdate reply).
 func (s *Stream) Buffered() bool {
 	s.out.mu.Lock()
+	if s.cb.inCallback() {
+		// No flush on the way out: it would need the core mutex, which
+		// this goroutine holds.
+		defer s.out.mu.Unlock()
+		return s.out.start < s.out.end || s.out.plen > 0 || s.k.dirty.Load()
+	}
 	defer s.unlockOut()
 	if testHookBuffered != nil {
 		testHookBuffered()
@@ -374,6 +390,9 @@ func (s *Stream) sendCloseNotifyLocked() error {
 // sends it first, and the transport is half-closed only once everything
 // went out.
 func (s *Stream) CloseWrite() error {
+	if s.cb.inCallback() {
+		return ownCallbackErr("close write")
+	}
 	if err := s.ensureHandshake(); err != nil {
 		return err
 	}
@@ -419,6 +438,9 @@ func (s *Stream) CloseWrite() error {
 // KeyUpdate sends a TLS 1.3 KeyUpdate (asking the peer to update too) and
 // flushes. It fails on TLS 1.2.
 func (s *Stream) KeyUpdate() error {
+	if s.cb.inCallback() {
+		return ownCallbackErr("key update")
+	}
 	if err := s.ensureHandshake(); err != nil {
 		return err
 	}
