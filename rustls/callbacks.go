@@ -123,11 +123,17 @@ func (cb *connCallbacks) inCallback() bool {
 	return r != 0 && r == goid()
 }
 
-// setContext records the context of the handshake starting (nil when it
-// ends).
+// setContext records the context of the handshake starting; clearContext
+// forgets it when the handshake ends.
 func (cb *connCallbacks) setContext(ctx context.Context) {
 	cb.mu.Lock()
 	cb.ctx = ctx
+	cb.mu.Unlock()
+}
+
+func (cb *connCallbacks) clearContext() {
+	cb.mu.Lock()
+	cb.ctx = nil
 	cb.mu.Unlock()
 }
 

@@ -38,8 +38,7 @@ func TestCarelessInputEveryEntryPoint(t *testing.T) {
 	ccfg := clientConfig(t, nil)
 	ctx := testCtx(t)
 	conn := func() net.Conn { c, _ := tcpPair(t); return c }
-	//lint:ignore SA1012 a careless caller's nil context is the point
-	var nilCtx context.Context //nolint:staticcheck
+	var nilCtx context.Context // a careless caller's nil context
 	choose := func(*ClientHello) (*ServerConfig, error) { return scfg, nil }
 	cases := map[string]func() error{
 		"NewAcceptor(zero).Accept": func() error { _, err := NewAcceptor(&ServerConfig{}, StreamOptions{}).Accept(ctx, conn()); return err },

@@ -76,7 +76,7 @@ func (s *Stream) runHandshake(ctx context.Context) (err error) {
 			return closedErr("handshake")
 		}
 		s.cb.setContext(hctx)
-		defer s.cb.setContext(nil)
+		defer s.cb.clearContext()
 	}
 	if ctx.Done() != nil {
 		fired := make(chan struct{})
