@@ -253,7 +253,9 @@ func (h *StartHandshake) take(by, op string) (*cgo.Acceptor, *cgo.Accepted, erro
 // it completes (bounded by ctx). Configs that use GetCertificate or a
 // SessionStore cannot serve this path (rustls-ffi gives their callbacks no
 // connection context here): choose the certificate from ClientHello
-// instead. On failure the transport is left open for the caller.
+// instead. On failure the transport is left open for the caller. It
+// consumes h whatever the outcome: the parsed ClientHello is freed once
+// rustls has taken it.
 func (h *StartHandshake) IntoStream(ctx context.Context, cfg *ServerConfig, opts StreamOptions) (*Stream, error) {
 	acc, accepted, err := h.take("IntoStream", "accept")
 	if err != nil {
@@ -305,7 +307,8 @@ func (h *StartHandshake) IntoStream(ctx context.Context, cfg *ServerConfig, opts
 
 // Refuse ends the handshake by sending a fatal alert (for example 112,
 // unrecognized_name, for an unknown SNI name). The transport stays open for
-// the caller to close.
+// the caller to close. It returns the transport's write error, or an *Error
+// when h was already used.
 func (h *StartHandshake) Refuse(alert uint8) error {
 	acc, accepted, err := h.take("Refuse", "refuse")
 	if err != nil {
