@@ -24,13 +24,14 @@ func NewAcceptor(cfg *ServerConfig, opts StreamOptions) *Acceptor {
 func (a *Acceptor) Config() *ServerConfig { return a.cfg }
 
 // Accept runs the server handshake over conn and returns the Stream once it
-// completes. ctx bounds the handshake. On failure conn is closed (after
+// completes. ctx bounds the handshake, a wait for a stuck callback
+// included (see Stream.Handshake). On failure conn is closed (after
 // rustls's alert is sent) and the error is returned; the Stream owns conn on
 // success.
 func (a *Acceptor) Accept(ctx context.Context, conn net.Conn) (*Stream, error) {
 	s, err := a.AcceptFallible(ctx, conn)
 	if err != nil {
-		_ = conn.Close()
+		closeConn(conn)
 		return nil, err
 	}
 	return s, nil
@@ -41,6 +42,9 @@ func (a *Acceptor) Accept(ctx context.Context, conn net.Conn) (*Stream, error) {
 // HTTP request on a TLS port. The bytes rustls consumed are gone; whatever
 // rustls wanted to send (an alert) has been sent.
 func (a *Acceptor) AcceptFallible(ctx context.Context, conn net.Conn) (*Stream, error) {
+	if ctx == nil {
+		return nil, inputErr("accept", "nil context.Context")
+	}
 	s, err := a.Server(conn)
 	if err != nil {
 		return nil, err
@@ -54,19 +58,27 @@ func (a *Acceptor) AcceptFallible(ctx context.Context, conn net.Conn) (*Stream, 
 
 // Server wraps conn in a server Stream without running the handshake; it
 // runs on first I/O (bounded by StreamOptions.HandshakeTimeout) or on an
-// explicit Handshake.
+// explicit Handshake. A nil or closed config, or a nil conn, is an *Error
+// matching ErrInvalidInput.
 func (a *Acceptor) Server(conn net.Conn) (*Stream, error) {
+	if a == nil {
+		return nil, inputErr("accept", "nil Acceptor")
+	}
 	return newServerStream(a.cfg, conn, a.opts, nil)
 }
 
 // newServerStream makes a server Stream from cfg, or from an accepted
 // ClientHello when acc is set.
 func newServerStream(cfg *ServerConfig, conn net.Conn, opts StreamOptions, intoConn func(*cgo.ServerConfig) (*cgo.Conn, error)) (*Stream, error) {
-	if cfg == nil {
-		return nil, inputErr("accept", "nil ServerConfig")
+	if err := cfg.check("accept"); err != nil {
+		return nil, err
 	}
 	var c *cgo.Conn
 	err := cfg.life.acquire(func() error {
+		// After the closed check: a closed config is the error to report.
+		if err := checkConn("accept", conn); err != nil {
+			return err
+		}
 		var err error
 		if intoConn != nil {
 			c, err = intoConn(cfg.c)
@@ -79,6 +91,7 @@ func newServerStream(cfg *ServerConfig, conn net.Conn, opts StreamOptions, intoC
 		return nil, err
 	}
 	cb := &connCallbacks{logger: opts.Logger, store: cfg.store, getCert: cfg.getCert}
+	cb.userCode = cb.logger != nil || cb.store != nil || cb.getCert != nil || cfg.life.userCode()
 	k := newCore(c, cb, cfg.life, true)
 	k.clientAuth = cfg.clientAuth
 	if opts.Logger != nil {

@@ -500,6 +500,10 @@ func TestAttack10Chaos(t *testing.T) {
 				c, err := NewConnector(cfg, StreamOptions{Logger: logger, WriteThrough: r.IntN(2) == 0}).Client(cc, "localhost")
 				if err != nil {
 					require.ErrorIs(t, err, ErrInvalidInput) // closed config
+					// tcpPair closes the pair only at the test's end,
+					// after the leak check below: close it now.
+					cc.Close()
+					sc.Close()
 					continue
 				}
 				s, err := NewAcceptor(scfg, StreamOptions{Logger: logger, CloseTimeout: 200 * time.Millisecond}).Server(sc)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gorustls/gorustls/cgo"
 )
@@ -54,19 +55,35 @@ var errNoKey = errors.New("GetCertificate returned no certificate")
 // It is reached through an integer handle (never a Go pointer in C) and
 // holds no reference to the Stream, so an abandoned Stream can still be
 // collected. Its methods run on the goroutine inside a C call on the
-// connection (core.mu held); user code runs with no lock of ours held, under
-// recover.
+// connection (core.mu held, and the in half during a handshake step or a
+// Read); user code runs under recover with no other lock of ours held,
+// marked as running (runner) so that Close never waits for those locks and
+// the Stream's other methods refuse to.
 type connCallbacks struct {
 	logger  *slog.Logger
 	verify  PeerVerifier
 	store   SessionStore
 	getCert func(*ClientHelloInfo) (*CertifiedKey, error)
+	// userCode: user code can run inside this connection's C calls (one
+	// of the above, or the config's KeyLogWriter). The handshake then
+	// makes its C calls on a goroutine of their own, so that its context
+	// and Close can end it while a callback is stuck (handshake.go).
+	userCode bool
+
+	// runner is the goroutine running one of this connection's user
+	// callbacks (0: none). Only one can: they run inside C calls on the
+	// connection, which core.mu serializes (VerifyConnection runs under
+	// the handshake's lock). Close reads it to avoid waiting for locks
+	// that callback holds, the Stream's methods to refuse being called
+	// from inside it.
+	runner atomic.Uint64
 
 	mu        sync.Mutex
-	verifyErr error       // why the custom verifier refused, for the handshake error
-	certErr   error       // why no certificate was selected
-	ocsp      []byte      // the staple the custom verifier accepted (ConnectionState)
-	panicErr  *PanicError // the first user callback that panicked
+	ctx       context.Context // the running handshake's (ClientHelloInfo.Context)
+	verifyErr error           // why the custom verifier refused, for the handshake error
+	certErr   error           // why no certificate was selected
+	ocsp      []byte          // the staple the custom verifier accepted (ConnectionState)
+	panicErr  *PanicError     // the first user callback that panicked
 	// picked holds a reference to each key handed to rustls from
 	// GetCertificate: rustls-ffi only borrows the pointer while it copies
 	// the key, after the callback has returned. core.free drops them once
@@ -79,6 +96,7 @@ var _ cgo.Callbacks = (*connCallbacks)(nil)
 // run calls fn, user code for the callback named name. A panic is
 // recovered, recorded as this connection's failure and reported as false.
 func (cb *connCallbacks) run(name string, fn func()) (ok bool) {
+	defer cb.leave(cb.enter())
 	defer func() {
 		if v := recover(); v != nil {
 			cb.Panicked(name, v)
@@ -87,6 +105,65 @@ func (cb *connCallbacks) run(name string, fn func()) (ok bool) {
 	}()
 	fn()
 	return true
+}
+
+// enter marks the calling goroutine as running a user callback of this
+// connection; leave(enter()) ends it.
+func (cb *connCallbacks) enter() (prev uint64) { return cb.runner.Swap(goid()) }
+
+func (cb *connCallbacks) leave(prev uint64) { cb.runner.Store(prev) }
+
+// busy reports whether a user callback of this connection is running.
+func (cb *connCallbacks) busy() bool { return cb.runner.Load() != 0 }
+
+// inCallback reports whether the calling goroutine is inside one of this
+// connection's user callbacks. One atomic load when none runs.
+func (cb *connCallbacks) inCallback() bool {
+	r := cb.runner.Load()
+	return r != 0 && r == goid()
+}
+
+// setContext records the context of the handshake starting; clearContext
+// forgets it when the handshake ends.
+func (cb *connCallbacks) setContext(ctx context.Context) {
+	cb.mu.Lock()
+	cb.ctx = ctx
+	cb.mu.Unlock()
+}
+
+func (cb *connCallbacks) clearContext() {
+	cb.mu.Lock()
+	cb.ctx = nil
+	cb.mu.Unlock()
+}
+
+// context returns the running handshake's context (Background when none).
+func (cb *connCallbacks) context() context.Context {
+	cb.mu.Lock()
+	defer cb.mu.Unlock()
+	if cb.ctx == nil {
+		return context.Background()
+	}
+	return cb.ctx
+}
+
+// helloContext is ClientHelloInfo's context field's type (an alias, so that
+// the struct's file needs no import of its own).
+type helloContext = context.Context
+
+// Context returns the context of the handshake that asked for a
+// certificate, as crypto/tls's ClientHelloInfo.Context does. It is done
+// when the context given to Handshake (Accept, AcceptFallible) is, when
+// the handshake's StreamOptions.HandshakeTimeout passes, or when the
+// Stream is closed. A GetCertificate that may wait (an ACME order, a
+// remote key store) should give up once it is done: the handshake has
+// then already returned, and whatever the callback returns is discarded.
+// Never nil.
+func (i *ClientHelloInfo) Context() context.Context {
+	if i == nil || i.ctx == nil {
+		return context.Background()
+	}
+	return i.ctx
 }
 
 // Panicked records a recovered panic; the first one is the handshake's
@@ -138,6 +215,7 @@ func (cb *connCallbacks) Log(level int, msg string) {
 	default:
 		l = slog.LevelDebug
 	}
+	defer cb.leave(cb.enter())
 	defer func() { _ = recover() }()
 	cb.logger.Log(context.Background(), l, msg, "source", "rustls")
 }
@@ -169,7 +247,7 @@ func (cb *connCallbacks) SelectCert(h *cgo.HelloInfo) *cgo.CertifiedKey {
 	if cb.getCert == nil {
 		return nil
 	}
-	info := &ClientHelloInfo{ServerName: h.ServerName, SupportedProtos: h.ALPN, SignatureSchemes: h.SignatureSchemes}
+	info := &ClientHelloInfo{ServerName: h.ServerName, SupportedProtos: h.ALPN, SignatureSchemes: h.SignatureSchemes, ctx: cb.context()}
 	var k *CertifiedKey
 	var err error
 	if !cb.run("GetCertificate", func() { k, err = cb.getCert(info) }) {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/gorustls/gorustls/cgo"
@@ -44,13 +46,53 @@ func (h *ClientHello) Context() context.Context {
 
 // StartHandshake is a connection whose ClientHello has been read but whose
 // server config is not chosen yet (tokio-rustls's StartHandshake). Call
-// exactly one of IntoStream, Refuse or Abandon.
+// exactly one of IntoStream, Refuse or Abandon; the first call consumes the
+// StartHandshake, even from another goroutine: a later or concurrent
+// IntoStream or Refuse returns an *Error saying it was already used (a
+// later Abandon does nothing). A StartHandshake dropped without any of
+// them has its C memory freed by the garbage collector, but the transport
+// stays the caller's to close.
 type StartHandshake struct {
-	hello    ClientHello
-	conn     net.Conn
+	hello   ClientHello
+	conn    net.Conn
+	st      *helloState
+	cleanup runtime.Cleanup
+	rest    []byte // ciphertext read past the ClientHello
+}
+
+// helloState owns the C acceptor and the accepted ClientHello of one
+// StartHandshake. The first of IntoStream, Refuse, Abandon or the cleanup
+// takes both pointers out under mu; from then on that goroutine alone uses
+// and frees them, and everyone else finds nothing to use (a clear error)
+// and nothing to free.
+type helloState struct {
+	mu       sync.Mutex
 	acc      *cgo.Acceptor
 	accepted *cgo.Accepted
-	rest     []byte // ciphertext read past the ClientHello
+	usedBy   string // what consumed it: "IntoStream", "Refuse", "Abandon"
+}
+
+// take hands the C objects to the caller, once; ok is false (and usedBy
+// names the first user) when they were already taken.
+func (st *helloState) take(by string) (acc *cgo.Acceptor, accepted *cgo.Accepted, usedBy string, ok bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.usedBy != "" {
+		return nil, nil, st.usedBy, false
+	}
+	st.usedBy = by
+	acc, accepted = st.acc, st.accepted
+	st.acc, st.accepted = nil, nil
+	return acc, accepted, "", true
+}
+
+// free is the cleanup of a dropped StartHandshake.
+func (st *helloState) free() {
+	acc, accepted, _, ok := st.take("garbage collection")
+	if ok {
+		accepted.Free()
+		acc.Free()
+	}
 }
 
 // maxHelloBytes bounds the bytes ReadClientHello keeps to parse the
@@ -66,6 +108,9 @@ const maxHelloBytes = 128 << 10
 // of conn either way.
 func ReadClientHello(ctx context.Context, conn net.Conn) (*StartHandshake, error) {
 	const op = "read ClientHello"
+	if err := checkConnCtx(op, ctx, conn); err != nil {
+		return nil, err
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, &Error{Code: CodeIO, Op: op, Err: err}
 	}
@@ -120,7 +165,8 @@ func ReadClientHello(ctx context.Context, conn net.Conn) (*StartHandshake, error
 		switch code {
 		case cgo.ResultOK:
 			alert.Free()
-			h := &StartHandshake{conn: conn, acc: acc, accepted: accepted}
+			h := &StartHandshake{conn: conn, st: &helloState{acc: acc, accepted: accepted}}
+			h.cleanup = runtime.AddCleanup(h, (*helloState).free, h.st)
 			h.hello.ServerName, h.hello.ALPN, h.hello.CipherSuites, h.hello.SignatureSchemes = accepted.Hello()
 			h.hello.conn, h.hello.ctx = conn, ctx
 			if f, ok := parseClientHello(seen); ok {
@@ -189,30 +235,57 @@ func (h *StartHandshake) ClientHello() *ClientHello { return &h.hello }
 // Conn returns the transport.
 func (h *StartHandshake) Conn() net.Conn { return h.conn }
 
-func (h *StartHandshake) free() {
-	h.accepted.Free()
-	h.acc.Free()
+// take consumes h for the method named by: it returns the C objects, or
+// an *Error when h was already consumed (or is a zero StartHandshake).
+func (h *StartHandshake) take(by, op string) (*cgo.Acceptor, *cgo.Accepted, error) {
+	if h == nil || h.st == nil {
+		return nil, nil, inputErr(op, "not a StartHandshake from ReadClientHello")
+	}
+	acc, accepted, usedBy, ok := h.st.take(by)
+	if !ok {
+		return nil, nil, inputErr(op, "the StartHandshake was already used (by %s)", usedBy)
+	}
+	h.cleanup.Stop()
+	return acc, accepted, nil
 }
 
 // IntoStream continues the handshake with cfg and returns the Stream once
 // it completes (bounded by ctx). Configs that use GetCertificate or a
 // SessionStore cannot serve this path (rustls-ffi gives their callbacks no
 // connection context here): choose the certificate from ClientHello
-// instead. On failure the transport is left open for the caller.
+// instead. On failure the transport is left open for the caller. It
+// consumes h whatever the outcome: the parsed ClientHello is freed once
+// rustls has taken it.
 func (h *StartHandshake) IntoStream(ctx context.Context, cfg *ServerConfig, opts StreamOptions) (*Stream, error) {
-	defer h.free()
-	if cfg == nil {
-		return nil, inputErr("accept", "nil ServerConfig")
+	acc, accepted, err := h.take("IntoStream", "accept")
+	if err != nil {
+		return nil, err
+	}
+	freed := false
+	free := func() {
+		if !freed {
+			freed = true
+			accepted.Free()
+			acc.Free()
+		}
+	}
+	defer free()
+	if err := checkConnCtx("accept", ctx, h.conn); err != nil {
+		return nil, err
+	}
+	if err := cfg.check("accept"); err != nil {
+		return nil, err
 	}
 	if cfg.getCert != nil || cfg.store != nil {
 		return nil, inputErr("accept", "the ClientHello path cannot use a config with GetCertificate or SessionStore")
 	}
 	var alert *cgo.Alert
 	s, err := newServerStream(cfg, h.conn, opts, func(c *cgo.ServerConfig) (*cgo.Conn, error) {
-		conn, al, err := h.accepted.IntoConn(c)
+		conn, al, err := accepted.IntoConn(c)
 		alert = al
 		return conn, err
 	})
+	free() // rustls is done with the ClientHello
 	if err != nil {
 		out := drainAlert(alert)
 		alert.Free()
@@ -234,18 +307,30 @@ func (h *StartHandshake) IntoStream(ctx context.Context, cfg *ServerConfig, opts
 
 // Refuse ends the handshake by sending a fatal alert (for example 112,
 // unrecognized_name, for an unknown SNI name). The transport stays open for
-// the caller to close.
+// the caller to close. It returns the transport's write error, or an *Error
+// when h was already used.
 func (h *StartHandshake) Refuse(alert uint8) error {
-	defer h.free()
+	acc, accepted, err := h.take("Refuse", "refuse")
+	if err != nil {
+		return err
+	}
+	accepted.Free()
+	acc.Free()
 	rec := []byte{21, 3, 3, 0, 2, 2, alert}
 	_ = h.conn.SetWriteDeadline(time.Now().Add(time.Second))
-	_, err := h.conn.Write(rec)
+	_, err = h.conn.Write(rec)
 	_ = h.conn.SetWriteDeadline(time.Time{})
 	return err
 }
 
-// Abandon releases the parsed ClientHello without answering.
-func (h *StartHandshake) Abandon() { h.free() }
+// Abandon releases the parsed ClientHello without answering. After
+// IntoStream, Refuse or another Abandon it does nothing.
+func (h *StartHandshake) Abandon() {
+	if acc, accepted, err := h.take("Abandon", "abandon"); err == nil {
+		accepted.Free()
+		acc.Free()
+	}
+}
 
 // Alert numbers for Refuse.
 const (
@@ -292,13 +377,16 @@ func (e *RefuseError) Unwrap() error { return e.Err }
 func (l *LazyAcceptor) Accept(ctx context.Context, conn net.Conn) (*Stream, error) {
 	s, err := l.AcceptFallible(ctx, conn)
 	if err != nil {
-		_ = conn.Close()
+		closeConn(conn)
 	}
 	return s, err
 }
 
 // AcceptFallible is Accept that leaves conn open on failure.
 func (l *LazyAcceptor) AcceptFallible(ctx context.Context, conn net.Conn) (*Stream, error) {
+	if l == nil || l.Choose == nil {
+		return nil, inputErr("accept", "a LazyAcceptor needs a Choose function")
+	}
 	h, err := ReadClientHello(ctx, conn)
 	if err != nil {
 		return nil, err

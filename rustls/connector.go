@@ -43,12 +43,13 @@ func (c *Connector) SetConfig(cfg *ClientConfig) { c.cfg.Store(cfg) }
 
 // Connect runs the client handshake over conn for serverName (a DNS name or
 // an IP address; it is checked against the server's certificate and sent
-// as SNI unless disabled). ctx bounds the handshake. On failure conn is
-// closed; on success the Stream owns it.
+// as SNI unless disabled). ctx bounds the handshake, a wait for a stuck
+// callback included (see Stream.Handshake). On failure conn is closed; on
+// success the Stream owns it.
 func (c *Connector) Connect(ctx context.Context, conn net.Conn, serverName string) (*Stream, error) {
 	s, err := c.ConnectFallible(ctx, conn, serverName)
 	if err != nil {
-		_ = conn.Close()
+		closeConn(conn)
 		return nil, err
 	}
 	return s, nil
@@ -57,18 +58,27 @@ func (c *Connector) Connect(ctx context.Context, conn net.Conn, serverName strin
 // ConnectFallible is Connect that leaves conn open on failure, for the
 // caller to reuse or close.
 func (c *Connector) ConnectFallible(ctx context.Context, conn net.Conn, serverName string) (*Stream, error) {
+	if c == nil {
+		return nil, inputErr("connect", "nil Connector")
+	}
 	return handshakeClient(ctx, c.cfg.Load, c.opts, conn, serverName)
 }
 
 // Client wraps conn in a client Stream without running the handshake; it
 // runs on first I/O or on an explicit Handshake.
 func (c *Connector) Client(conn net.Conn, serverName string) (*Stream, error) {
+	if c == nil {
+		return nil, inputErr("connect", "nil Connector")
+	}
 	return newClientStream(c.cfg.Load, c.opts, conn, serverName)
 }
 
 // handshakeClient makes a client Stream from the config current returns
 // and runs its handshake, bounded by ctx; conn stays open on failure.
 func handshakeClient(ctx context.Context, current func() *ClientConfig, opts StreamOptions, conn net.Conn, serverName string) (*Stream, error) {
+	if ctx == nil {
+		return nil, inputErr("connect", "nil context.Context")
+	}
 	s, err := newClientStream(current, opts, conn, serverName)
 	if err != nil {
 		return nil, err
@@ -86,8 +96,8 @@ func handshakeClient(ctx context.Context, current func() *ClientConfig, opts Str
 // and the use), it starts over with the new config.
 func newClientStream(current func() *ClientConfig, opts StreamOptions, conn net.Conn, serverName string) (*Stream, error) {
 	cfg := current()
-	if cfg == nil {
-		return nil, inputErr("connect", "nil ClientConfig")
+	if err := cfg.check("connect"); err != nil {
+		return nil, err
 	}
 	if err := checkServerName("connect", serverName); err != nil {
 		return nil, err
@@ -98,7 +108,7 @@ func newClientStream(current func() *ClientConfig, opts StreamOptions, conn net.
 			return s, err
 		}
 		next := current()
-		if next == nil || next == cfg {
+		if next.check("connect") != nil || next == cfg {
 			return nil, err
 		}
 		cfg = next
@@ -113,6 +123,10 @@ const maxConfigTries = 8
 func clientStream(cfg *ClientConfig, opts StreamOptions, conn net.Conn, serverName string) (*Stream, error) {
 	var cc *cgo.Conn
 	err := cfg.life.acquire(func() error {
+		// After the closed check: a closed config is the error to report.
+		if err := checkConn("connect", conn); err != nil {
+			return err
+		}
 		var err error
 		cc, err = cgo.NewClientConn(cfg.c, serverName)
 		return fromCgo(err)
@@ -121,6 +135,7 @@ func clientStream(cfg *ClientConfig, opts StreamOptions, conn net.Conn, serverNa
 		return nil, err
 	}
 	cb := &connCallbacks{logger: opts.Logger, verify: cfg.verify}
+	cb.userCode = cb.logger != nil || cb.verify != nil || cfg.life.userCode()
 	k := newCore(cc, cb, cfg.life, false)
 	if opts.Logger != nil {
 		cc.EnableLog()

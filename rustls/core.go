@@ -3,6 +3,7 @@ package rustls
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gorustls/gorustls/cgo"
 )
@@ -14,14 +15,22 @@ const resultClosed = ^uint32(0)
 // one C call, never across transport I/O. dirty mirrors wants_write as
 // sampled by the latest call, updated under the mutex so that it always
 // reflects the newest state.
+//
+// The connection's own user callbacks run inside those C calls, with mu
+// held: a callback may Close its Stream (or another goroutine may, while a
+// callback is stuck), so freeing never waits for mu. free sets freeing and
+// frees at once only if it gets mu without waiting; otherwise the goroutine
+// holding mu frees on its way out of its C call (unlock), after rustls has
+// returned. Every C-call wrapper below treats a requested free as closed.
 type core struct {
-	mu     sync.Mutex
-	c      *cgo.Conn
-	handle uintptr
-	cb     *connCallbacks
-	life   *configLife
-	server bool
-	dirty  atomic.Bool
+	mu      sync.Mutex
+	c       *cgo.Conn
+	handle  uintptr
+	cb      *connCallbacks
+	life    *configLife
+	server  bool
+	dirty   atomic.Bool
+	freeing atomic.Bool // free was requested: the holder of mu frees
 
 	// clientAuth is a server config's client-auth mode, checked again
 	// when a session resumes (settleState).
@@ -40,11 +49,25 @@ func newCore(c *cgo.Conn, cb *connCallbacks, life *configLife, server bool) *cor
 
 // free releases the connection, its callback handle, its config reference
 // and the references to keys its GetCertificate returned (after the C
-// connection, which may have borrowed them). Safe to call more than once,
-// from Close or from the cleanup. No user code runs here.
+// connection, which may have borrowed them). It never waits: when a C call
+// on the connection is in progress (possibly running a user callback that
+// called Close, or one that is stuck), the goroutine making that call frees
+// the connection as soon as rustls has returned (see unlock). Safe to call
+// more than once, from any goroutine, from Close, a failed handshake or
+// the cleanup. No user code runs here.
 func (k *core) free() {
-	k.mu.Lock()
-	defer k.mu.Unlock()
+	// Set before trying mu: a holder that unlocks after our failed
+	// TryLock then sees freeing (sequentially consistent atomics; the
+	// mutex's state is one of them), so a free is never lost.
+	k.freeing.Store(true)
+	if k.mu.TryLock() {
+		k.freeLocked()
+		k.mu.Unlock()
+	}
+}
+
+// freeLocked frees, once. Called with mu held.
+func (k *core) freeLocked() {
 	if k.c == nil {
 		return
 	}
@@ -60,55 +83,109 @@ func (k *core) free() {
 	}
 }
 
+// lock takes mu and reports whether the connection is still there (not
+// freed, no free requested). Callers that get false make no C call and
+// unlock at once.
+func (k *core) lock() bool {
+	k.mu.Lock()
+	return k.c != nil && !k.freeing.Load()
+}
+
+// unlock releases mu, then serves a free requested while it was held: the
+// C call is over, so rustls no longer uses the connection. If another
+// goroutine took mu meanwhile, that one frees when it unlocks.
+func (k *core) unlock() {
+	k.mu.Unlock()
+	if k.freeing.Load() && k.mu.TryLock() {
+		k.freeLocked()
+		k.mu.Unlock()
+	}
+}
+
+// lockPatient is lock for Close's own C calls (close_notify): it waits for
+// mu only while no user callback of this connection runs, since that
+// callback may be waiting for Close (or never return). ok is false when it
+// gave up; held tells the caller whether to unlock.
+func (k *core) lockPatient() (ok, held bool) {
+	wait := 20 * time.Microsecond
+	for {
+		if k.mu.TryLock() {
+			return k.c != nil && !k.freeing.Load(), true
+		}
+		if k.cb != nil && k.cb.busy() {
+			return false, false
+		}
+		// mu is held for one short C call: poll.
+		time.Sleep(wait)
+		wait = min(2*wait, time.Millisecond)
+	}
+}
+
 func (k *core) note(io cgo.IO) cgo.IO {
 	k.dirty.Store(io.Flags&cgo.FlagWantsWrite != 0)
 	return io
 }
 
 func (k *core) read(buf, spill, in []byte, eof bool) cgo.IO {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.c == nil {
+	defer k.unlock()
+	if !k.lock() {
 		return cgo.IO{Result: resultClosed}
 	}
 	return k.note(k.c.Read(buf, spill, in, eof))
 }
 
 func (k *core) feed(in []byte, eof bool) cgo.IO {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.c == nil {
+	defer k.unlock()
+	if !k.lock() {
 		return cgo.IO{Result: resultClosed}
 	}
 	return k.note(k.c.Feed(in, eof))
 }
 
 // write hands p to rustls and moves ciphertext out (see cgo.Conn.Write;
-// fd is cgo.NoFD or a socket to send to directly).
-func (k *core) write(p []byte, fd int, out []byte, drain bool) cgo.IO {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.c == nil {
+// fd is cgo.NoFD or a socket to send to directly). With patient (Close's
+// calls) it gives up, as closed, rather than wait behind a user callback.
+func (k *core) write(p []byte, fd int, out []byte, drain, patient bool) cgo.IO {
+	if patient {
+		ok, held := k.lockPatient()
+		if held {
+			defer k.unlock()
+		}
+		if !ok {
+			return cgo.IO{Result: resultClosed}
+		}
+		return k.note(k.c.Write(p, fd, out, drain))
+	}
+	defer k.unlock()
+	if !k.lock() {
 		return cgo.IO{Result: resultClosed}
 	}
 	return k.note(k.c.Write(p, fd, out, drain))
 }
 
 // drain queues what (a cgo.Queue* record) and moves ciphertext out (see
-// cgo.Conn.Drain).
-func (k *core) drain(fd int, out []byte, what int) cgo.IO {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.c == nil {
+// cgo.Conn.Drain). patient as for write.
+func (k *core) drain(fd int, out []byte, what int, patient bool) cgo.IO {
+	if patient {
+		ok, held := k.lockPatient()
+		if held {
+			defer k.unlock()
+		}
+		if !ok {
+			return cgo.IO{Result: resultClosed}
+		}
+		return k.note(k.c.Drain(fd, out, what))
+	}
+	defer k.unlock()
+	if !k.lock() {
 		return cgo.IO{Result: resultClosed}
 	}
 	return k.note(k.c.Drain(fd, out, what))
 }
 
 func (k *core) flags() (uint32, bool) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.c == nil {
+	defer k.unlock()
+	if !k.lock() {
 		return 0, false
 	}
 	f := k.c.Flags()
@@ -117,27 +194,24 @@ func (k *core) flags() (uint32, bool) {
 }
 
 func (k *core) version() uint16 {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.c == nil {
+	defer k.unlock()
+	if !k.lock() {
 		return 0
 	}
 	return k.c.ProtocolVersion()
 }
 
 func (k *core) state() (cgo.State, [][]byte, bool) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.c == nil {
+	defer k.unlock()
+	if !k.lock() {
 		return cgo.State{}, nil, false
 	}
 	return k.c.State(k.server), k.c.PeerCertificates(), true
 }
 
 func (k *core) setBufferLimit(n int) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.c != nil {
+	defer k.unlock()
+	if k.lock() {
 		k.c.SetBufferLimit(n)
 	}
 }

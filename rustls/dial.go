@@ -71,8 +71,14 @@ func (d *Dialer) Dial(network, addr string) (net.Conn, error) {
 
 // DialStream is DialContext with the concrete type.
 func (d *Dialer) DialStream(ctx context.Context, network, addr string) (*Stream, error) {
-	if d.CurrentConfig() == nil {
-		return nil, inputErr("dial", "nil ClientConfig")
+	if d == nil {
+		return nil, inputErr("dial", "nil Dialer")
+	}
+	if ctx == nil {
+		return nil, inputErr("dial", "nil context.Context")
+	}
+	if err := d.CurrentConfig().check("dial"); err != nil {
+		return nil, err
 	}
 	name := d.ServerName
 	if name == "" {

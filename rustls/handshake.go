@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorustls/gorustls/cgo"
@@ -15,9 +17,33 @@ import (
 // transport's deadlines, which are restored afterwards). A failed handshake
 // is permanent: later calls, Reads and Writes return the same error.
 // Acceptor and Connector call Handshake before returning a Stream.
+//
+// ctx also bounds the wait for the connection's user callbacks
+// (GetCertificate, DangerousVerifyPeerCertificate, a SessionStore,
+// VerifyConnection, the Logger's handler, the config's KeyLogWriter): on a
+// connection that has any, rustls runs on a goroutine of the handshake's
+// own, and Handshake returns ctx's error as soon as ctx ends (or an error
+// wrapping net.ErrClosed as soon as Close is called) even while a callback
+// is stuck. The callback itself cannot be interrupted: it goes on until it
+// returns, its result is discarded, and the C connection is freed after
+// it. A callback that may block should watch ClientHelloInfo.Context
+// (done when ctx is, when the Stream is closed, or when the handshake
+// ends). A callback that never returns keeps that goroutine and that
+// connection's C memory, as a stuck callback keeps its goroutine in
+// crypto/tls; it holds nothing shared with other connections.
+//
+// Called from inside one of the Stream's own callbacks, Handshake (like
+// Read, Write, Flush, CloseWrite and KeyUpdate) returns an *Error matching
+// ErrInvalidInput instead of waiting for itself; Close is allowed there.
 func (s *Stream) Handshake(ctx context.Context) error {
 	if s.hsDone.Load() {
 		return s.hsErr
+	}
+	if ctx == nil {
+		return inputErr("handshake", "nil context.Context")
+	}
+	if s.cb.inCallback() {
+		return ownCallbackErr("handshake")
 	}
 	s.hsMu.Lock()
 	defer s.hsMu.Unlock()
@@ -34,17 +60,35 @@ func (s *Stream) runHandshake(ctx context.Context) (err error) {
 	if err := ctx.Err(); err != nil {
 		return &Error{Code: CodeIO, Op: "handshake", Err: err}
 	}
+	// hctx is what the connection's callbacks see (ClientHelloInfo's
+	// Context) and what ends a wait for them: ctx, or Close, or the end
+	// of the handshake, whichever comes first.
+	hctx := ctx
+	if s.cb.userCode {
+		var cancel context.CancelFunc
+		hctx, cancel = context.WithCancel(ctx)
+		s.hsCancel.Store(&cancel)
+		defer func() {
+			s.hsCancel.Store(nil)
+			cancel()
+		}()
+		if s.closed.Load() { // Close ran before hsCancel was set
+			return closedErr("handshake")
+		}
+		s.cb.setContext(hctx)
+		defer s.cb.clearContext()
+	}
 	if ctx.Done() != nil {
 		fired := make(chan struct{})
 		stop := context.AfterFunc(ctx, func() {
 			// Unblock transport I/O at once; restored below.
-			_ = s.conn.SetDeadline(time.Unix(1, 0))
+			s.holdDeadlines(time.Unix(1, 0))
 			close(fired)
 		})
 		defer func() {
 			if !stop() {
 				<-fired
-				s.restoreDeadlines()
+				s.releaseDeadlines()
 				if ctx.Err() != nil && (err == nil || isTimeout(errors.Unwrap(err)) || isTimeout(err)) {
 					err = &Error{Code: CodeIO, Op: "handshake", Err: ctx.Err()}
 				}
@@ -62,7 +106,7 @@ func (s *Stream) runHandshake(ctx context.Context) (err error) {
 			if !settled {
 				// Before the last flight leaves: check the peer
 				// identity rustls reports (state.go).
-				if err := s.settleState(); err != nil {
+				if err := s.settleState(ctx, hctx); err != nil {
 					return err
 				}
 				settled = true
@@ -100,7 +144,7 @@ func (s *Stream) runHandshake(ctx context.Context) (err error) {
 		if hsErr != nil {
 			return hsErr
 		}
-		hsErr = s.handshakeStep(ctx)
+		hsErr = s.handshakeStep(ctx, hctx)
 		if hsErr != nil && !isTLSError(hsErr) {
 			return hsErr
 		}
@@ -125,11 +169,20 @@ func (s *Stream) callbackPanicErr() error {
 	return e
 }
 
-// handshakeStep reads ciphertext (if none is buffered) and feeds it.
-func (s *Stream) handshakeStep(ctx context.Context) error {
+// handshakeStep reads ciphertext (if none is buffered) and feeds it. When
+// user code can run in the feed (a callback), the feed runs on a goroutine
+// of its own (awaitUser) and the step gives up when hctx ends, even if a
+// callback is stuck: the feed then keeps the in half, whose buffer it is
+// reading, until rustls returns.
+func (s *Stream) handshakeStep(ctx, hctx context.Context) error {
 	h := &s.in
 	h.mu.Lock()
-	defer h.mu.Unlock()
+	held := true
+	defer func() {
+		if held {
+			h.mu.Unlock()
+		}
+	}()
 	if h.start == h.end && !h.eof {
 		if err := h.fill(s.conn); err != nil {
 			return s.handshakeIOErr(ctx, err)
@@ -139,7 +192,16 @@ func (s *Stream) handshakeStep(ctx context.Context) error {
 	if h.start < h.end {
 		in = h.buf[h.start:h.end]
 	}
-	r := s.k.feed(in, h.eof)
+	eof := h.eof
+	var r cgo.IO
+	if s.cb.userCode {
+		if !awaitUser(hctx, func() { r = s.k.feed(in, eof) }, h.mu.Unlock) {
+			held = false
+			return s.abandonErr(ctx)
+		}
+	} else {
+		r = s.k.feed(in, eof)
+	}
 	h.start += r.Consumed
 	h.fed += int64(r.Consumed)
 	switch r.Result {
@@ -176,4 +238,60 @@ func (s *Stream) handshakeIOErr(ctx context.Context, err error) error {
 func isTLSError(err error) bool {
 	e, ok := err.(*Error)
 	return ok && e.Code != CodeIO
+}
+
+// awaitUser runs fn, a C call or a hook that may run user code, so that
+// the handshake need not wait for it: when ctx can end, fn runs on a
+// goroutine of its own and awaitUser returns false as soon as ctx ends
+// first (a stuck callback; Close cancels ctx too). fn then finishes on its
+// own whenever the callback returns, and orphan (if set) runs after it:
+// it hands back what fn was using. On true, fn has returned and its
+// results are visible to the caller.
+func awaitUser(ctx context.Context, fn func(), orphan func()) bool {
+	if ctx.Done() == nil {
+		fn()
+		return true
+	}
+	const running, finished, abandoned = 0, 1, 2
+	var state atomic.Int32
+	done := make(chan struct{})
+	go func() {
+		fn()
+		if state.CompareAndSwap(running, finished) {
+			close(done)
+			return
+		}
+		if orphan != nil {
+			orphan()
+		}
+	}()
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+		if state.CompareAndSwap(running, abandoned) {
+			return false
+		}
+		<-done // it finished just now
+		return true
+	}
+}
+
+// abandonErr fails the handshake that stopped waiting for a callback: with
+// the context's error when ctx ended, else because the Stream was closed.
+func (s *Stream) abandonErr(ctx context.Context) error {
+	e := &Error{Code: CodeIO, Op: "handshake", Detail: "a callback was still running", Err: net.ErrClosed}
+	if err := ctx.Err(); err != nil {
+		e.Err = err
+	}
+	s.setFatal(e)
+	return e
+}
+
+// ownCallbackErr is what a Stream method returns when it is called from
+// inside one of that Stream's own callbacks, where it would wait forever
+// for a lock its own goroutine holds.
+func ownCallbackErr(op string) error {
+	return &Error{Code: CodeInvalidParameter, Op: op,
+		Detail: "called from inside one of this Stream's own callbacks (GetCertificate, a verifier, VerifyConnection, a SessionStore, a Logger handler); only Close and the deadline setters may be called there"}
 }

@@ -3,7 +3,9 @@ package rustls
 import (
 	"encoding/hex"
 	"io"
+	"runtime"
 	"sync"
+	"time"
 
 	"github.com/gorustls/gorustls/cgo"
 )
@@ -25,7 +27,7 @@ func keylogSlot(w io.Writer, op string) (int, error) {
 		defer mu.Unlock()
 		_, _ = w.Write(line)
 	}
-	slot, ok := cgo.AcquireKeylogSlot(func(label string, clientRandom, secret []byte) {
+	fn := func(label string, clientRandom, secret []byte) {
 		line := make([]byte, 0, len(label)+2+2*len(clientRandom)+2*len(secret)+1)
 		line = append(line, label...)
 		line = append(line, ' ')
@@ -34,10 +36,36 @@ func keylogSlot(w io.Writer, op string) (int, error) {
 		line = hex.AppendEncode(line, secret)
 		line = append(line, '\n')
 		write(line)
-	})
+	}
+	slot, ok := cgo.AcquireKeylogSlot(fn)
+	if !ok {
+		slot, ok = acquireKeylogSlotAfterGC(fn)
+	}
 	if !ok {
 		return -1, &Error{Code: CodeInvalidParameter, Op: op,
-			Detail: "too many live configs with a KeyLogWriter (the limit is 256); close unused configs"}
+			Detail: "too many live configs with a KeyLogWriter (the limit is 256, counting configs not yet collected and those with live streams); close unused configs"}
 	}
 	return slot, nil
+}
+
+// keylogGCWait bounds how long a config build waits, once every key-log
+// slot is taken, for the cleanups of unreachable configs to free some.
+const keylogGCWait = 100 * time.Millisecond
+
+// acquireKeylogSlotAfterGC is the slow path when every slot is taken:
+// configs dropped without Close hold their slots until their cleanups run,
+// so it runs the garbage collector and polls briefly (keylogGCWait at
+// most) for a slot their cleanups release.
+func acquireKeylogSlotAfterGC(fn func(label string, clientRandom, secret []byte)) (int, bool) {
+	runtime.GC()
+	deadline := time.Now().Add(keylogGCWait)
+	for {
+		if slot, ok := cgo.AcquireKeylogSlot(fn); ok {
+			return slot, true
+		}
+		if !time.Now().Before(deadline) {
+			return -1, false
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }

@@ -24,10 +24,18 @@ type configLife struct {
 	streams int
 	tries   uint64     // acquire calls so far, refused ones included
 	peer    *peerCheck // how streams report and check the peer (peer_check.go)
+	keylog  bool       // the config has a KeyLogWriter (user code in its connections' C calls)
 }
 
 func newConfigLife(free func(), slot int) *configLife {
-	return &configLife{free: free, slot: slot, refs: 1}
+	return &configLife{free: free, slot: slot, refs: 1, keylog: slot >= 0}
+}
+
+// userCode reports whether config-level user code can run inside the C
+// calls of a connection made from this config: a KeyLogWriter, or a
+// VerifyConnection hook (run by the handshake, not inside a C call).
+func (l *configLife) userCode() bool {
+	return l.keylog || (l.peer != nil && l.peer.verifyConn != nil)
 }
 
 // acquire runs fn (which creates a connection from the C config) with a

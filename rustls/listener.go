@@ -82,6 +82,9 @@ func (c *ListenerConn) ConnectionState() tls.ConnectionState {
 
 // AcceptStream is Accept returning the *Stream itself.
 func (l *Listener) AcceptStream() (*Stream, error) {
+	if l == nil || l.inner == nil {
+		return nil, inputErr("accept", "a Listener needs an inner net.Listener (use NewListener)")
+	}
 	c, err := l.inner.Accept()
 	if err != nil {
 		return nil, err
@@ -131,7 +134,8 @@ type LazyListener struct {
 	la      *LazyAcceptor
 	timeout time.Duration
 	// ErrorLog, if set before the first Accept, receives each failed
-	// handshake with the peer's address.
+	// handshake with the peer's address. It runs on the connection's
+	// handshake goroutine; a panic in it is recovered and that report lost.
 	ErrorLog func(remote net.Addr, err error)
 	// MaxHandshakes, if set before the first Accept, bounds the connections
 	// taken from the inner listener and not yet queued for Accept: those
@@ -159,6 +163,9 @@ type LazyListener struct {
 // LazyAcceptor's Options are copied with WriteThrough on) and a zero
 // HandshakeTimeout becomes DefaultHandshakeTimeout.
 func NewLazyListener(inner net.Listener, la *LazyAcceptor) *LazyListener {
+	if la == nil {
+		la = &LazyAcceptor{} // every handshake fails: no Choose
+	}
 	opts := listenerOptions(la.Options)
 	cp := &LazyAcceptor{Choose: la.Choose, Options: opts}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -226,9 +233,7 @@ func (l *LazyListener) handshake(c net.Conn) {
 	s, err := l.la.Accept(ctx, c)
 	cancel()
 	if err != nil {
-		if l.ErrorLog != nil {
-			l.ErrorLog(c.RemoteAddr(), err)
-		}
+		l.logError(c, err)
 		return
 	}
 	select {
@@ -238,6 +243,17 @@ func (l *LazyListener) handshake(c net.Conn) {
 	}
 }
 
+// logError reports a failed handshake to ErrorLog. ErrorLog is user code
+// on the listener's own goroutine: a panic in it is recovered (that report
+// is lost) so that it cannot end the process or the listener.
+func (l *LazyListener) logError(c net.Conn, err error) {
+	if l.ErrorLog == nil {
+		return
+	}
+	defer func() { _ = recover() }()
+	l.ErrorLog(c.RemoteAddr(), err)
+}
+
 // Accept returns the next connection whose handshake has completed.
 func (l *LazyListener) Accept() (net.Conn, error) {
 	return l.AcceptStream()
@@ -245,6 +261,9 @@ func (l *LazyListener) Accept() (net.Conn, error) {
 
 // AcceptStream is Accept with the concrete type.
 func (l *LazyListener) AcceptStream() (*Stream, error) {
+	if l == nil || l.inner == nil || l.la == nil {
+		return nil, inputErr("accept", "a LazyListener needs an inner net.Listener (use NewLazyListener)")
+	}
 	l.once.Do(l.start)
 	select {
 	case s := <-l.ready:
@@ -279,6 +298,9 @@ func (l *LazyListener) handOut(s *Stream) (*Stream, error) {
 // and closes the handshaken connections not yet accepted. It returns once
 // every goroutine of the listener has ended.
 func (l *LazyListener) Close() error {
+	if l.cancel == nil {
+		return nil // a zero LazyListener: nothing was started
+	}
 	var err error
 	l.closeMu.Do(func() {
 		l.cancel()

@@ -45,6 +45,8 @@ type ClientHelloInfo struct {
 	SupportedProtos  []string // ALPN protocols offered by the client
 	CipherSuites     []uint16 // offered suites (ClientHello path only)
 	SignatureSchemes []uint16 // offered signature schemes
+
+	ctx helloContext // the handshake's (see Context)
 }
 
 // ServerOptions lists what a server config is built from. The zero value of

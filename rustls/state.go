@@ -1,6 +1,7 @@
 package rustls
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -128,7 +129,7 @@ func (s *Stream) stateSnapshot() *stateCache {
 // failure is fatal and is returned; the flight rustls queued (Finished, tickets) is
 // then never sent, so the peer's handshake fails too, or its first read
 // does when its own handshake had already ended.
-func (s *Stream) settleState() error {
+func (s *Stream) settleState(ctx, hctx context.Context) error {
 	st, ders, ok := s.k.state()
 	if !ok {
 		return closedErr("handshake")
@@ -166,9 +167,19 @@ func (s *Stream) settleState() error {
 		c.tls.OCSPResponse = s.cb.stapled()
 	}
 	if pc != nil && pc.verifyConn != nil {
-		if err := runVerifyConnection(pc.verifyConn, c.connState()); err != nil {
-			s.setFatal(err)
-			return err
+		// User code: marked as this connection's callback, and waited
+		// for only until hctx ends (see awaitUser).
+		var verr *Error
+		st := c.connState()
+		if !awaitUser(hctx, func() {
+			defer s.cb.leave(s.cb.enter())
+			verr = runVerifyConnection(pc.verifyConn, st)
+		}, nil) {
+			return s.abandonErr(ctx)
+		}
+		if verr != nil {
+			s.setFatal(verr)
+			return verr
 		}
 	}
 	s.stateMu.Lock()

@@ -21,7 +21,9 @@ type StreamOptions struct {
 	// Write must send it (rustls's default, 64 KiB, when 0).
 	BufferLimit int
 	// Logger receives rustls's log records for the connection (emitted while
-	// rustls processes incoming records).
+	// rustls processes incoming records). Its handler runs inside the
+	// connection's C calls, like the other callbacks (see Handshake): a
+	// panic there loses the record, and a handler must not block.
 	Logger *slog.Logger
 	// CloseTimeout bounds Close: sending close_notify and, on TCP, waiting
 	// for the peer to acknowledge what was sent (1 second when 0).
@@ -64,8 +66,10 @@ var (
 // request written without Flush is not sent.
 //
 // Concurrency: one goroutine may Read while another Writes or Flushes;
-// Close may be called from any goroutine and unblocks both. Reads and writes
-// are each serialized.
+// Close may be called from any goroutine, even from inside the Stream's own
+// callbacks, and unblocks both. Reads and writes are each serialized. The
+// Stream's other methods refuse to run inside its own callbacks (an *Error
+// matching ErrInvalidInput), where they would wait for themselves.
 //
 // End of stream: after the peer's close_notify Read returns io.EOF; if the
 // transport ends without close_notify, Read returns io.ErrUnexpectedEOF.
@@ -89,6 +93,10 @@ type Stream struct {
 	hsMu   sync.Mutex
 	hsDone atomic.Bool
 	hsErr  error
+	// hsCancel cancels the running handshake's callback context (set
+	// while a handshake that can run user code is in progress): Close
+	// calls it so that the handshake stops waiting for a stuck callback.
+	hsCancel atomic.Pointer[context.CancelFunc]
 
 	in  inHalf
 	out outHalf
@@ -102,7 +110,14 @@ type Stream struct {
 	stateMu sync.Mutex
 	state   *stateCache
 
+	// dlMu orders every change of the transport's deadlines: the
+	// caller's Set*Deadline, Close's (which must never be undone by a
+	// setter that passed its closed check just before), a cancelled
+	// handshake's and CloseWrite's bound. Never held across I/O.
+	dlMu                        sync.Mutex
 	readDeadline, writeDeadline atomic.Int64 // user deadlines (UnixNano, 0: none)
+	dlHeld                      bool         // the handshake's cancellation owns the deadlines (dlMu)
+	writeBound                  int64        // a CloseWrite's bound on writes (UnixNano, 0: none; dlMu)
 }
 
 // newStream wraps a fresh connection; the caller then runs the handshake.
@@ -138,20 +153,37 @@ func (s *Stream) RemoteAddr() net.Addr { return s.conn.RemoteAddr() }
 // Close has begun, the deadlines are Close's and SetDeadline returns an
 // error wrapping net.ErrClosed (as do the two below).
 func (s *Stream) SetDeadline(t time.Time) error {
+	s.dlMu.Lock()
+	defer s.dlMu.Unlock()
 	if s.closed.Load() {
 		return closedErr("set deadline")
 	}
 	s.readDeadline.Store(unixNano(t))
 	s.writeDeadline.Store(unixNano(t))
+	if s.dlHeld {
+		return nil // applied when the handshake gives the deadlines back
+	}
+	if s.writeBound != 0 {
+		err := s.conn.SetReadDeadline(t)
+		if werr := s.applyWriteDeadlineLocked(); err == nil {
+			err = werr
+		}
+		return err
+	}
 	return s.conn.SetDeadline(t)
 }
 
 // SetReadDeadline sets the transport's read deadline.
 func (s *Stream) SetReadDeadline(t time.Time) error {
+	s.dlMu.Lock()
+	defer s.dlMu.Unlock()
 	if s.closed.Load() {
 		return closedErr("set read deadline")
 	}
 	s.readDeadline.Store(unixNano(t))
+	if s.dlHeld {
+		return nil
+	}
 	return s.conn.SetReadDeadline(t)
 }
 
@@ -159,11 +191,74 @@ func (s *Stream) SetReadDeadline(t time.Time) error {
 // that times out keeps the unsent ciphertext queued; a Write started after
 // the deadline takes nothing.
 func (s *Stream) SetWriteDeadline(t time.Time) error {
+	s.dlMu.Lock()
+	defer s.dlMu.Unlock()
 	if s.closed.Load() {
 		return closedErr("set write deadline")
 	}
 	s.writeDeadline.Store(unixNano(t))
-	return s.conn.SetWriteDeadline(t)
+	if s.dlHeld {
+		return nil
+	}
+	return s.applyWriteDeadlineLocked()
+}
+
+// applyWriteDeadlineLocked sets the transport's write deadline to the
+// caller's, or to the bound of a CloseWrite in progress when that comes
+// first. Called with dlMu held.
+func (s *Stream) applyWriteDeadlineLocked() error {
+	dl := s.writeDeadline.Load()
+	if s.writeBound != 0 && (dl == 0 || s.writeBound < dl) {
+		dl = s.writeBound
+	}
+	return s.conn.SetWriteDeadline(fromUnixNano(dl))
+}
+
+// holdDeadlines makes the transport's deadlines the library's (a handshake
+// whose context ended sets them in the past): until releaseDeadlines, the
+// caller's Set*Deadline calls are recorded but not applied. Close never
+// needs it (after Close the setters refuse).
+func (s *Stream) holdDeadlines(t time.Time) {
+	s.dlMu.Lock()
+	defer s.dlMu.Unlock()
+	s.dlHeld = true
+	if !s.closed.Load() {
+		_ = s.conn.SetDeadline(t)
+	}
+}
+
+// releaseDeadlines ends holdDeadlines and puts back the deadlines the
+// caller set (unless Close has begun: they are Close's then).
+func (s *Stream) releaseDeadlines() {
+	s.dlMu.Lock()
+	defer s.dlMu.Unlock()
+	s.dlHeld = false
+	if !s.closed.Load() {
+		_ = s.conn.SetReadDeadline(fromUnixNano(s.readDeadline.Load()))
+		_ = s.applyWriteDeadlineLocked()
+	}
+}
+
+// boundWrites bounds the transport's write deadline by until (in addition
+// to the caller's, whichever comes first) until unboundWrites: CloseWrite
+// uses it so that a peer that stops reading cannot hold it forever.
+func (s *Stream) boundWrites(until time.Time) {
+	s.dlMu.Lock()
+	defer s.dlMu.Unlock()
+	s.writeBound = until.UnixNano()
+	if !s.closed.Load() && !s.dlHeld {
+		_ = s.applyWriteDeadlineLocked()
+	}
+}
+
+// unboundWrites ends boundWrites and puts back the caller's write deadline.
+func (s *Stream) unboundWrites() {
+	s.dlMu.Lock()
+	defer s.dlMu.Unlock()
+	s.writeBound = 0
+	if !s.closed.Load() && !s.dlHeld {
+		_ = s.applyWriteDeadlineLocked()
+	}
 }
 
 func unixNano(t time.Time) int64 {
@@ -178,12 +273,6 @@ func fromUnixNano(n int64) time.Time {
 		return time.Time{}
 	}
 	return time.Unix(0, n)
-}
-
-// restoreDeadlines puts back the deadlines the caller set.
-func (s *Stream) restoreDeadlines() {
-	_ = s.conn.SetReadDeadline(fromUnixNano(s.readDeadline.Load()))
-	_ = s.conn.SetWriteDeadline(fromUnixNano(s.writeDeadline.Load()))
 }
 
 // setFatal records a TLS error; both halves report it from then on.

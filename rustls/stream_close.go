@@ -2,6 +2,7 @@ package rustls
 
 import (
 	"net"
+	"sync"
 	"time"
 )
 
@@ -21,9 +22,22 @@ import (
 // Close unblocks a concurrent Read (which returns an error wrapping
 // net.ErrClosed) at once, and a concurrent Write or Flush by closing the
 // transport. It then closes the transport and frees the connection. Close
-// is idempotent: later calls return the first call's result.
+// is idempotent: later calls return the first call's result, and every
+// other method returns an error wrapping net.ErrClosed once Close has
+// returned.
+//
+// Close never waits for one of the Stream's own user callbacks
+// (GetCertificate, a verifier, a SessionStore, VerifyConnection, a Logger
+// handler), so it may be called from inside one, or from another goroutine
+// while one is stuck: it then skips close_notify, closes the transport,
+// ends a Handshake waiting for the callback (see Handshake), and leaves the
+// C connection to be freed as soon as rustls returns from the call that
+// runs the callback.
 func (s *Stream) Close() error {
 	s.closeOnce.Do(func() {
+		// Under dlMu: a Set*Deadline either ran before (and is
+		// overridden here) or sees closed and changes nothing.
+		s.dlMu.Lock()
 		s.closed.Store(true)
 		deadline := time.Now().Add(s.opts.CloseTimeout)
 		clean := false
@@ -33,15 +47,27 @@ func (s *Stream) Close() error {
 			// stopped by closing the transport, below.)
 			_ = s.conn.SetReadDeadline(time.Unix(1, 0))
 		}
-		if s.hsDone.Load() && s.hsErr == nil && s.activeWrites.Load() == 0 && s.fatal.Load() == nil {
+		s.dlMu.Unlock()
+		if cancel := s.hsCancel.Load(); cancel != nil {
+			(*cancel)() // a handshake waiting for a callback returns
+		}
+		// A user callback of this connection running (this Close may come
+		// from inside it) holds the core mutex and maybe the in half:
+		// Close waits for neither. It skips close_notify, closes the
+		// transport and leaves the C free to the callback's goroutine
+		// (core.free). A callback that starts while Close sends
+		// close_notify makes it give up the same way (core.lockPatient).
+		if !s.cb.busy() && s.hsDone.Load() && s.hsErr == nil && s.activeWrites.Load() == 0 && s.fatal.Load() == nil {
 			_ = s.conn.SetWriteDeadline(deadline)
 			s.out.mu.Lock()
 			if s.out.err == nil {
+				s.out.closing = true
 				if s.out.shut {
 					clean = s.flushLocked() == nil // CloseWrite sent close_notify
 				} else {
 					clean = s.sendCloseNotifyLocked() == nil
 				}
+				s.out.closing = false
 			}
 			s.out.mu.Unlock()
 		}
@@ -66,7 +92,11 @@ func (s *Stream) linger(tc *net.TCPConn, deadline time.Time) {
 		return
 	}
 	h := &s.in
-	h.mu.Lock() // a Read in progress has returned (see Close)
+	// A Read in progress returns at once (see Close), unless it is inside
+	// a user callback (a Logger handler), which may be waiting for us.
+	if !s.lockPatient(&h.mu, deadline) {
+		return
+	}
 	defer h.mu.Unlock()
 	if h.eof {
 		return // all input read: close() sends no reset
@@ -95,14 +125,37 @@ func (s *Stream) linger(tc *net.TCPConn, deadline time.Time) {
 	}
 }
 
-// release frees the C side and the buffers without touching the transport.
+// lockPatient takes mu unless a user callback of this connection runs
+// (it may hold mu and wait for the caller) or deadline passes, polling:
+// Close's way to take a half that a blocked call is about to let go.
+func (s *Stream) lockPatient(mu *sync.Mutex, deadline time.Time) bool {
+	wait := 20 * time.Microsecond
+	for {
+		if mu.TryLock() {
+			return true
+		}
+		if s.cb.busy() || !time.Now().Before(deadline) {
+			return false
+		}
+		time.Sleep(wait)
+		wait = min(2*wait, lingerPollMax)
+	}
+}
+
+// release frees the C side and the buffers without touching the
+// transport. It never waits: the C free is deferred to a C call in
+// progress (core.free), and a half held by someone (a callback's goroutine,
+// an abandoned handshake step) keeps its buffers, which its holder gives
+// back or the collector frees.
 func (s *Stream) release() {
 	s.cleanup.Stop()
 	s.k.free()
-	s.in.mu.Lock()
-	s.in.releaseBuf()
-	s.in.mu.Unlock()
-	s.out.mu.Lock()
-	s.out.releaseBuf()
-	s.out.mu.Unlock()
+	if s.in.mu.TryLock() {
+		s.in.releaseBuf()
+		s.in.mu.Unlock()
+	}
+	if s.out.mu.TryLock() {
+		s.out.releaseBuf()
+		s.out.mu.Unlock()
+	}
 }

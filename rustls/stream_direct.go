@@ -90,9 +90,9 @@ func (s *Stream) outCall(fd int) cgo.IO {
 	h := &s.out
 	d := &h.d
 	if d.write {
-		return s.k.write(d.p, fd, h.buf[h.end:], d.drain)
+		return s.k.write(d.p, fd, h.buf[h.end:], d.drain, h.closing)
 	}
-	return s.k.drain(fd, h.buf[h.end:], d.queue)
+	return s.k.drain(fd, h.buf[h.end:], d.queue, h.closing)
 }
 
 // directStep is the RawConn.Write callback: one C call, never a wait (the

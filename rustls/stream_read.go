@@ -157,6 +157,9 @@ func (h *inHalf) fill(conn net.Conn) error {
 // transport read, and is sticky for Read, Write and Flush. Records rustls
 // sends in answer (alerts) are sent without waiting for a concurrent Write.
 func (s *Stream) Read(p []byte) (int, error) {
+	if s.cb.inCallback() {
+		return 0, ownCallbackErr("read")
+	}
 	if err := s.ensureHandshake(); err != nil {
 		return 0, err
 	}

@@ -19,8 +19,13 @@ type outHalf struct {
 	bufp       *[]byte
 	start, end int
 	err        error // sticky transport error
-	shut       bool  // close_notify sent (CloseWrite or Close)
-	needFlush  atomic.Bool
+	shut       bool  // close_notify queued (CloseWrite or Close)
+	shutting   bool  // CloseWrite was called: no more Writes, even if it timed out before close_notify was queued
+	// closing is set by Close while it sends close_notify: its C calls
+	// then give up (as closed) rather than wait for the core mutex behind
+	// a user callback of this connection (core.lockPatient).
+	closing   bool
+	needFlush atomic.Bool
 
 	// Small writes are gathered here into one full TLS record of plaintext
 	// before rustls sees them, so 1 KiB writes cost no C call and make 16
@@ -161,6 +166,9 @@ func (s *Stream) unlockOut() {
 // unlike crypto/tls's). After a fatal TLS error or a transport failure,
 // Write returns that error and takes nothing.
 func (s *Stream) Write(p []byte) (int, error) {
+	if s.cb.inCallback() {
+		return 0, ownCallbackErr("write")
+	}
 	if err := s.ensureHandshake(); err != nil {
 		return 0, err
 	}
@@ -175,7 +183,7 @@ func (s *Stream) Write(p []byte) (int, error) {
 	if h.err != nil {
 		return 0, h.err
 	}
-	if h.shut {
+	if h.shut || h.shutting {
 		return 0, ErrWriteClosed
 	}
 	if err := s.fatalErr(); err != nil {
@@ -286,6 +294,9 @@ func (s *Stream) encryptLocked(p []byte, drain bool) (int, error) {
 // Flush may be called again once the deadline is moved. After a fatal TLS
 // error (a bad record received, say) it returns that error.
 func (s *Stream) Flush() error {
+	if s.cb.inCallback() {
+		return ownCallbackErr("flush")
+	}
 	if !s.hsDone.Load() {
 		if err := s.ensureHandshake(); err != nil {
 			return err
@@ -318,6 +329,12 @@ func (s *Stream) Flush() error {
 // read path queued while it held it (an alert, a KeyUpdate reply).
 func (s *Stream) Buffered() bool {
 	s.out.mu.Lock()
+	if s.cb.inCallback() {
+		// No flush on the way out: it would need the core mutex, which
+		// this goroutine holds.
+		defer s.out.mu.Unlock()
+		return s.out.start < s.out.end || s.out.plen > 0 || s.k.dirty.Load()
+	}
 	defer s.unlockOut()
 	if testHookBuffered != nil {
 		testHookBuffered()
@@ -364,7 +381,18 @@ func (s *Stream) sendCloseNotifyLocked() error {
 // CloseWrite sends close_notify, flushes, and half-closes the transport
 // when it supports that (*net.TCPConn, *net.UnixConn). Reading goes on
 // until the peer closes. Later Writes return ErrWriteClosed.
+//
+// Like Close, CloseWrite is bounded by StreamOptions.CloseTimeout (and by
+// the write deadline, when that comes first): against a peer that has
+// stopped reading it returns a timeout error (wrapping
+// os.ErrDeadlineExceeded) once the bound has passed. What was not sent
+// stays queued, close_notify included: a later CloseWrite, Flush or Close
+// sends it first, and the transport is half-closed only once everything
+// went out.
 func (s *Stream) CloseWrite() error {
+	if s.cb.inCallback() {
+		return ownCallbackErr("close write")
+	}
 	if err := s.ensureHandshake(); err != nil {
 		return err
 	}
@@ -380,15 +408,23 @@ func (s *Stream) CloseWrite() error {
 		s.unlockOut()
 		return err
 	}
-	if h.shut {
+	if h.shut && h.start == h.end && !s.k.dirty.Load() {
 		s.unlockOut()
-		return nil
+		return nil // sent and half-closed by an earlier CloseWrite
 	}
 	if err := s.pastWriteDeadline("close write"); err != nil {
 		s.unlockOut()
 		return err
 	}
-	err := s.sendCloseNotifyLocked()
+	h.shutting = true
+	s.boundWrites(time.Now().Add(s.opts.CloseTimeout))
+	var err error
+	if h.shut {
+		err = s.flushLocked() // an earlier CloseWrite timed out
+	} else {
+		err = s.sendCloseNotifyLocked()
+	}
+	s.unboundWrites()
 	s.unlockOut()
 	if err != nil {
 		return err
@@ -402,6 +438,9 @@ func (s *Stream) CloseWrite() error {
 // KeyUpdate sends a TLS 1.3 KeyUpdate (asking the peer to update too) and
 // flushes. It fails on TLS 1.2.
 func (s *Stream) KeyUpdate() error {
+	if s.cb.inCallback() {
+		return ownCallbackErr("key update")
+	}
 	if err := s.ensureHandshake(); err != nil {
 		return err
 	}

@@ -129,6 +129,9 @@ func logPanic(logger *slog.Logger, conn net.Conn, e *Error) {
 	if logger == nil {
 		return
 	}
+	// The logger is user code too, called from a deferred recover: a panic
+	// in its handler must not escape (the record is lost).
+	defer func() { _ = recover() }()
 	stack := debug.Stack()
 	var p *PanicError
 	if errors.As(e, &p) && p.Stack != nil {
