@@ -6,8 +6,9 @@ import (
 	"errors"
 	"net"
 	"sync"
-	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // DefaultHandshakeTimeout bounds the handshakes of connections accepted by
@@ -223,7 +224,7 @@ func (l *LazyListener) acceptLoop() {
 // server treats it): a timeout, or too many open files.
 func retryAccept(err error) bool {
 	var ne net.Error
-	return (errors.As(err, &ne) && ne.Timeout()) || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
+	return (errors.As(err, &ne) && ne.Timeout()) || errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE)
 }
 
 func (l *LazyListener) handshake(c net.Conn) {

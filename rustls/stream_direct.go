@@ -6,6 +6,7 @@ import (
 	"syscall"
 
 	"github.com/gorustls/gorustls/cgo"
+	"golang.org/x/sys/unix"
 )
 
 // Direct output. On a TCP or Unix stream socket the out half does not copy
@@ -57,11 +58,11 @@ func directConn(conn net.Conn) syscall.RawConn {
 func isStreamSocket(rc syscall.RawConn) bool {
 	typ := -1
 	if err := rc.Control(func(fd uintptr) {
-		typ, _ = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_TYPE)
+		typ, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TYPE)
 	}); err != nil {
 		return false
 	}
-	return typ == syscall.SOCK_STREAM
+	return typ == unix.SOCK_STREAM
 }
 
 // direct holds the arguments and result of one output call. It lives
@@ -158,7 +159,7 @@ func (s *Stream) sendErrnoLocked(errno int32) error {
 	h := &s.out
 	var err error = &net.OpError{Op: "write", Net: s.conn.LocalAddr().Network(),
 		Source: s.conn.LocalAddr(), Addr: s.conn.RemoteAddr(),
-		Err: os.NewSyscallError("sendmsg", syscall.Errno(errno))}
+		Err: os.NewSyscallError("sendmsg", unix.Errno(errno))}
 	if s.closed.Load() {
 		err = net.ErrClosed
 	}
