@@ -321,10 +321,10 @@ func ServerConfigFromTLS(c *tls.Config, x *FromTLSOptions) (*ServerConfig, error
 		o.GetCertificate = func(h *ClientHelloInfo) (*CertifiedKey, error) {
 			var cert *tls.Certificate
 			if get != nil {
-				// rustls-ffi's certificate callback gives no transport:
-				// Conn stays nil and Context() is not the handshake's.
+				// rustls-ffi's certificate callback gives no transport,
+				// so Conn stays nil; Context() is the handshake's.
 				hello := &ClientHello{ServerName: h.ServerName, ALPN: h.SupportedProtos,
-					CipherSuites: h.CipherSuites, SignatureSchemes: h.SignatureSchemes}
+					CipherSuites: h.CipherSuites, SignatureSchemes: h.SignatureSchemes, ctx: h.Context()}
 				var err error
 				withClientHelloInfo(hello, c, func(info *tls.ClientHelloInfo) {
 					err = protect("tls.Config.GetCertificate", logger, nil, func() (err error) {
