@@ -195,7 +195,10 @@ func (s *Stream) handshakeStep(ctx, hctx context.Context) error {
 	eof := h.eof
 	var r cgo.IO
 	if s.cb.userCode {
-		if !awaitUser(hctx, func() { r = s.k.feed(in, eof) }, h.mu.Unlock) {
+		// The step's goroutine counts as inside this connection's
+		// callbacks for the whole C call: the KeyLogWriter runs there
+		// too, and rustls-ffi cannot tell us which connection it serves.
+		if !awaitUser(hctx, func() { defer s.cb.leave(s.cb.enter()); r = s.k.feed(in, eof) }, h.mu.Unlock) {
 			held = false
 			return s.abandonErr(ctx)
 		}

@@ -328,13 +328,18 @@ func (s *Stream) Flush() error {
 // every holder of the out half, it sends on its way out the records the
 // read path queued while it held it (an alert, a KeyUpdate reply).
 func (s *Stream) Buffered() bool {
-	s.out.mu.Lock()
 	if s.cb.inCallback() {
-		// No flush on the way out: it would need the core mutex, which
-		// this goroutine holds.
+		// This goroutine holds the core mutex, which a writer holding the
+		// out half may be waiting for: never wait for the out half here,
+		// and no flush on the way out. A writer at work means data in
+		// flight.
+		if !s.out.mu.TryLock() {
+			return true
+		}
 		defer s.out.mu.Unlock()
 		return s.out.start < s.out.end || s.out.plen > 0 || s.k.dirty.Load()
 	}
+	s.out.mu.Lock()
 	defer s.unlockOut()
 	if testHookBuffered != nil {
 		testHookBuffered()

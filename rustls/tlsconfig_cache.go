@@ -153,17 +153,21 @@ func (c *lazyCache) add(k lazyKey, sc *ServerConfig) {
 }
 
 // sweep closes the evicted configs that every connection they were handed
-// to has tried; beyond max of them waiting, the oldest are closed anyway
-// (they were handed to a caller that never used them, such as a direct
-// call of Choose).
+// to has tried. Beyond max of them waiting, the oldest are let go without
+// Close: a caller may still start a connection from one (Choose's result
+// is kept until IntoStream), so only the config's own cleanup, once
+// nothing references it, frees it.
 func (c *lazyCache) sweep() {
 	keep := c.retiring[:0]
 	for i, e := range c.retiring {
-		if e.sc.life.acquired() >= e.handed || len(c.retiring)-i > c.max {
+		switch {
+		case e.sc.life.acquired() >= e.handed:
 			e.sc.Close()
-			continue
+		case len(c.retiring)-i > c.max:
+			// dropped: freed by its cleanup when unreachable
+		default:
+			keep = append(keep, e)
 		}
-		keep = append(keep, e)
 	}
 	clear(c.retiring[len(keep):])
 	c.retiring = keep
