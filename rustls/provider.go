@@ -53,8 +53,7 @@ func RingAESGCMAvailable() bool { return cgo.HasRingAESGCM() }
 // CPUs with AVX-512, such as this project's test machine, aws-lc-rs runs
 // its own AVX-512 AES-GCM, which profiles show using about 18 % less CPU
 // per byte than ring's there (docs/performance.md): use the default
-// provider. Elsewhere it brings
-// nothing. It needs the bundled librustls, which carries both providers
+// provider. It needs the bundled librustls, which carries both providers
 // (RingAESGCMAvailable); a librustls built with one provider (PROVIDER=ring,
 // or a system install) gives an error saying so.
 // Pass it as ServerOptions.Provider or ClientOptions.Provider; the configs
