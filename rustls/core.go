@@ -142,22 +142,26 @@ func (k *core) feed(in []byte, eof bool) cgo.IO {
 	return k.note(k.c.Feed(in, eof))
 }
 
+// enter takes core.mu for one C call: patiently for Close's calls (which
+// give up, as closed, rather than wait behind a user callback; see
+// lockPatient), plainly otherwise. held says whether unlock is due, ok
+// whether the call may run.
+func (k *core) enter(patient bool) (ok, held bool) {
+	if patient {
+		return k.lockPatient()
+	}
+	return k.lock(), true
+}
+
 // write hands p to rustls and moves ciphertext out (see cgo.Conn.Write;
 // fd is cgo.NoFD or a socket to send to directly). With patient (Close's
 // calls) it gives up, as closed, rather than wait behind a user callback.
 func (k *core) write(p []byte, fd int, out []byte, drain, patient bool) cgo.IO {
-	if patient {
-		ok, held := k.lockPatient()
-		if held {
-			defer k.unlock()
-		}
-		if !ok {
-			return cgo.IO{Result: resultClosed}
-		}
-		return k.note(k.c.Write(p, fd, out, drain))
+	ok, held := k.enter(patient)
+	if held {
+		defer k.unlock()
 	}
-	defer k.unlock()
-	if !k.lock() {
+	if !ok {
 		return cgo.IO{Result: resultClosed}
 	}
 	return k.note(k.c.Write(p, fd, out, drain))
@@ -166,18 +170,11 @@ func (k *core) write(p []byte, fd int, out []byte, drain, patient bool) cgo.IO {
 // drain queues what (a cgo.Queue* record) and moves ciphertext out (see
 // cgo.Conn.Drain). patient as for write.
 func (k *core) drain(fd int, out []byte, what int, patient bool) cgo.IO {
-	if patient {
-		ok, held := k.lockPatient()
-		if held {
-			defer k.unlock()
-		}
-		if !ok {
-			return cgo.IO{Result: resultClosed}
-		}
-		return k.note(k.c.Drain(fd, out, what))
+	ok, held := k.enter(patient)
+	if held {
+		defer k.unlock()
 	}
-	defer k.unlock()
-	if !k.lock() {
+	if !ok {
 		return cgo.IO{Result: resultClosed}
 	}
 	return k.note(k.c.Drain(fd, out, what))
