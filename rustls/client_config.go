@@ -234,6 +234,9 @@ func NewClientConfig(o ClientOptions) (*ClientConfig, error) {
 // Close releases the config's C handle. Streams already made keep working;
 // new ones fail. Idempotent; always returns nil.
 func (c *ClientConfig) Close() error {
+	if c == nil {
+		return nil
+	}
 	c.once.Do(func() {
 		c.cleanup.Stop()
 		c.life.close()

@@ -80,6 +80,9 @@ func (l *configLife) release() {
 
 // close drops the owner's reference, once.
 func (l *configLife) close() {
+	if l == nil { // a zero-value config (not made by New*Config)
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {

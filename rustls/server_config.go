@@ -326,6 +326,9 @@ func NewServerConfig(o ServerOptions) (*ServerConfig, error) {
 // Close releases the config's C handle. Streams already made from it keep
 // working; new ones fail. Close is idempotent and always returns nil.
 func (c *ServerConfig) Close() error {
+	if c == nil {
+		return nil
+	}
 	c.once.Do(func() {
 		c.cleanup.Stop()
 		c.life.close()
