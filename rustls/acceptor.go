@@ -9,6 +9,12 @@ import (
 
 // Acceptor runs server handshakes with one ServerConfig (tokio-rustls's
 // TlsAcceptor). It is safe for concurrent use.
+//
+// Buffering: its Streams follow StreamOptions.WriteThrough, buffered until
+// Flush by default. Everything that hands a Stream to generic net.Conn code (Listener,
+// LazyListener, Dialer, Dial, DialContext) makes it write-through;
+// Acceptor, LazyAcceptor, Connector and StartHandshake.IntoStream follow
+// StreamOptions.WriteThrough (false: Writes stay buffered until Flush).
 type Acceptor struct {
 	cfg  *ServerConfig
 	opts StreamOptions
@@ -25,7 +31,7 @@ func (a *Acceptor) Config() *ServerConfig { return a.cfg }
 
 // Accept runs the server handshake over conn and returns the Stream once it
 // completes. ctx bounds the handshake, a wait for a stuck callback
-// included (see Stream.Handshake). On failure conn is closed (after
+// included (see Stream.HandshakeContext). On failure conn is closed (after
 // rustls's alert is sent) and the error is returned; the Stream owns conn on
 // success.
 func (a *Acceptor) Accept(ctx context.Context, conn net.Conn) (*Stream, error) {
@@ -49,7 +55,7 @@ func (a *Acceptor) AcceptFallible(ctx context.Context, conn net.Conn) (*Stream, 
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Handshake(ctx); err != nil {
+	if err := s.HandshakeContext(ctx); err != nil {
 		s.release()
 		return nil, err
 	}
@@ -57,8 +63,8 @@ func (a *Acceptor) AcceptFallible(ctx context.Context, conn net.Conn) (*Stream, 
 }
 
 // Server wraps conn in a server Stream without running the handshake; it
-// runs on first I/O (bounded by StreamOptions.HandshakeTimeout) or on an
-// explicit Handshake. A nil or closed config, or a nil conn, is an *Error
+// runs on first I/O or on an explicit Handshake (both bounded by
+// StreamOptions.HandshakeTimeout) or HandshakeContext. A nil or closed config, or a nil conn, is an *Error
 // matching ErrInvalidInput.
 func (a *Acceptor) Server(conn net.Conn) (*Stream, error) {
 	if a == nil {
@@ -90,7 +96,7 @@ func newServerStream(cfg *ServerConfig, conn net.Conn, opts StreamOptions, intoC
 	if err != nil {
 		return nil, err
 	}
-	cb := &connCallbacks{logger: opts.Logger, store: cfg.store, getCert: cfg.getCert}
+	cb := &connCallbacks{logger: opts.Logger, store: cfg.store, getCert: cfg.getCert, conn: conn}
 	cb.userCode = cb.logger != nil || cb.store != nil || cb.getCert != nil || cfg.life.userCode()
 	k := newCore(c, cb, cfg.life, true)
 	k.clientAuth = cfg.clientAuth

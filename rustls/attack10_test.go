@@ -208,7 +208,7 @@ func TestAttack10CloseFromPeerVerifier(t *testing.T) {
 	self = s
 	mu.Unlock()
 	ctx := testCtx(t)
-	if err, ok := within(t, 5*time.Second, "Handshake with Close inside the verifier", func() error { return s.Handshake(ctx) }); ok {
+	if err, ok := within(t, 5*time.Second, "Handshake with Close inside the verifier", func() error { return s.HandshakeContext(ctx) }); ok {
 		assert.Error(t, err)
 	}
 }
@@ -221,7 +221,7 @@ func TestAttack10CloseFromGetCertificate(t *testing.T) {
 	var self *Stream
 	scfg := serverConfig(t, func(o *ServerOptions) {
 		o.Certificates = nil
-		o.GetCertificate = func(*ClientHelloInfo) (*CertifiedKey, error) {
+		o.GetCertificate = func(*ClientHello) (*CertifiedKey, error) {
 			mu.Lock()
 			s := self
 			mu.Unlock()
@@ -238,7 +238,7 @@ func TestAttack10CloseFromGetCertificate(t *testing.T) {
 	self = s
 	mu.Unlock()
 	ctx := testCtx(t)
-	if err, ok := within(t, 5*time.Second, "Handshake with Close inside GetCertificate", func() error { return s.Handshake(ctx) }); ok {
+	if err, ok := within(t, 5*time.Second, "Handshake with Close inside GetCertificate", func() error { return s.HandshakeContext(ctx) }); ok {
 		assert.Error(t, err)
 	}
 }
@@ -253,7 +253,7 @@ func TestAttack10AcceptContextBoundsBlockedGetCertificate(t *testing.T) {
 	t.Cleanup(func() { close(release) })
 	scfg := serverConfig(t, func(o *ServerOptions) {
 		o.Certificates = nil
-		o.GetCertificate = func(*ClientHelloInfo) (*CertifiedKey, error) {
+		o.GetCertificate = func(*ClientHello) (*CertifiedKey, error) {
 			<-release
 			return key, nil
 		}
@@ -392,7 +392,7 @@ func TestAttack10Chaos(t *testing.T) {
 	logger := slog.New(panicHandler{&calls})
 	scfg := serverConfig(t, func(o *ServerOptions) {
 		o.Certificates = nil
-		o.GetCertificate = func(*ClientHelloInfo) (*CertifiedKey, error) {
+		o.GetCertificate = func(*ClientHello) (*CertifiedKey, error) {
 			if calls.Add(1)%17 == 0 {
 				panic("chaos GetCertificate")
 			}
@@ -470,7 +470,7 @@ func TestAttack10Chaos(t *testing.T) {
 		case 8:
 			_ = s.SetReadDeadline(time.Time{})
 		case 9:
-			_ = s.Handshake(context.Background())
+			_ = s.HandshakeContext(context.Background())
 		case 10:
 			if r.IntN(20) == 0 {
 				_ = s.Close()
@@ -719,7 +719,7 @@ func TestAttack10ConfigClosedFromItsOwnCallbacks(t *testing.T) {
 	ccfg := clientConfig(t, nil)
 	cases := map[string]func(self *atomic.Pointer[ServerConfig]) ServerOptions{
 		"GetCertificate": func(self *atomic.Pointer[ServerConfig]) ServerOptions {
-			return ServerOptions{GetCertificate: func(*ClientHelloInfo) (*CertifiedKey, error) {
+			return ServerOptions{GetCertificate: func(*ClientHello) (*CertifiedKey, error) {
 				self.Load().Close()
 				return key, nil
 			}}

@@ -60,7 +60,7 @@ func TestCloseFromOwnCallback(t *testing.T) {
 	cases := map[string]setup{
 		"GetCertificate": {onSever: true, server: func(self *atomic.Pointer[Stream], o *ServerOptions, _ *StreamOptions) {
 			o.Certificates = nil
-			o.GetCertificate = func(*ClientHelloInfo) (*CertifiedKey, error) { closeSelf(self); return key, nil }
+			o.GetCertificate = func(*ClientHello) (*CertifiedKey, error) { closeSelf(self); return key, nil }
 		}},
 		"SessionStore.Put": {onSever: true, server: func(self *atomic.Pointer[Stream], o *ServerOptions, _ *StreamOptions) {
 			o.SessionStore = closingStoreFunc{NewMemorySessionStore(0), func() { closeSelf(self) }}
@@ -125,7 +125,7 @@ func TestCloseFromOwnCallback(t *testing.T) {
 			require.NoError(t, err)
 			self.Store(s)
 			ctx := testCtx(t)
-			herr, ok := within(t, 5*time.Second, "Handshake with Close inside "+name, func() error { return s.Handshake(ctx) })
+			herr, ok := within(t, 5*time.Second, "Handshake with Close inside "+name, func() error { return s.HandshakeContext(ctx) })
 			require.True(t, ok)
 			require.Nil(t, self.Load(), "the callback ran")
 			assert.ErrorIs(t, herr, net.ErrClosed, "the handshake reports the Close")
@@ -160,12 +160,12 @@ func TestStreamMethodsFromOwnCallback(t *testing.T) {
 	errs := map[string]error{}
 	scfg := serverConfig(t, func(o *ServerOptions) {
 		o.Certificates = nil
-		o.GetCertificate = func(*ClientHelloInfo) (*CertifiedKey, error) {
+		o.GetCertificate = func(*ClientHello) (*CertifiedKey, error) {
 			s := self.Load()
 			_, errs["Read"] = s.Read(make([]byte, 1))
 			_, errs["Write"] = s.Write([]byte("x"))
 			errs["Flush"] = s.Flush()
-			errs["Handshake"] = s.Handshake(context.Background())
+			errs["Handshake"] = s.HandshakeContext(context.Background())
 			errs["KeyUpdate"] = s.KeyUpdate()
 			errs["CloseWrite"] = s.CloseWrite()
 			_, errs["WriteTo"] = s.WriteTo(io.Discard)
@@ -189,7 +189,7 @@ func TestStreamMethodsFromOwnCallback(t *testing.T) {
 	t.Cleanup(func() { s.Close() })
 	self.Store(s)
 	ctx := testCtx(t)
-	herr, ok := within(t, 5*time.Second, "Handshake with Stream methods called inside GetCertificate", func() error { return s.Handshake(ctx) })
+	herr, ok := within(t, 5*time.Second, "Handshake with Stream methods called inside GetCertificate", func() error { return s.HandshakeContext(ctx) })
 	require.True(t, ok)
 	require.NoError(t, herr)
 	<-done
@@ -224,7 +224,7 @@ func TestCloseWhileGetCertificateStuck(t *testing.T) {
 	t.Cleanup(freeCallback)
 	scfg := serverConfig(t, func(o *ServerOptions) {
 		o.Certificates = nil
-		o.GetCertificate = func(h *ClientHelloInfo) (*CertifiedKey, error) {
+		o.GetCertificate = func(h *ClientHello) (*CertifiedKey, error) {
 			entered <- h.Context()
 			<-release
 			return key, nil
@@ -236,7 +236,7 @@ func TestCloseWhileGetCertificateStuck(t *testing.T) {
 	s, err := NewAcceptor(scfg, StreamOptions{}).Server(sc)
 	require.NoError(t, err)
 	hs := make(chan error, 1)
-	go func() { hs <- s.Handshake(context.Background()) }()
+	go func() { hs <- s.HandshakeContext(context.Background()) }()
 	var hctx context.Context
 	select {
 	case hctx = <-entered:
@@ -252,14 +252,14 @@ func TestCloseWhileGetCertificateStuck(t *testing.T) {
 	case <-time.After(2 * time.Second):
 		t.Fatal("Handshake still waiting for the stuck GetCertificate after Close")
 	}
-	assert.ErrorIs(t, hctx.Err(), context.Canceled, "Close cancels ClientHelloInfo.Context")
+	assert.ErrorIs(t, hctx.Err(), context.Canceled, "Close cancels ClientHello.Context")
 	assert.Greater(t, cgo.LiveConns(), base, "the connection stays until rustls returns")
 	freeCallback()
 	cc.Close()
 	liveConnsSettle(t, base)
 }
 
-// ClientHelloInfo.Context is the handshake's: done at Accept's deadline
+// ClientHello.Context is the handshake's: done at Accept's deadline
 // (a GetCertificate that watches it returns promptly, and Accept reports
 // the deadline) and, like crypto/tls's, when the handshake concludes.
 func TestClientHelloInfoContext(t *testing.T) {
@@ -269,7 +269,7 @@ func TestClientHelloInfoContext(t *testing.T) {
 		seen := make(chan error, 1)
 		scfg := serverConfig(t, func(o *ServerOptions) {
 			o.Certificates = nil
-			o.GetCertificate = func(h *ClientHelloInfo) (*CertifiedKey, error) {
+			o.GetCertificate = func(h *ClientHello) (*CertifiedKey, error) {
 				select {
 				case <-h.Context().Done():
 					seen <- h.Context().Err()
@@ -302,7 +302,7 @@ func TestClientHelloInfoContext(t *testing.T) {
 		var got atomic.Pointer[context.Context]
 		scfg := serverConfig(t, func(o *ServerOptions) {
 			o.Certificates = nil
-			o.GetCertificate = func(h *ClientHelloInfo) (*CertifiedKey, error) {
+			o.GetCertificate = func(h *ClientHello) (*CertifiedKey, error) {
 				ctx := h.Context()
 				got.Store(&ctx)
 				return key, nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -63,7 +64,8 @@ type connCallbacks struct {
 	logger  *slog.Logger
 	verify  PeerVerifier
 	store   SessionStore
-	getCert func(*ClientHelloInfo) (*CertifiedKey, error)
+	getCert func(*ClientHello) (*CertifiedKey, error)
+	conn    net.Conn // the transport (ClientHello.Conn for GetCertificate)
 	// userCode: user code can run inside this connection's C calls (one
 	// of the above, or the config's KeyLogWriter). The handshake then
 	// makes its C calls on a goroutine of their own, so that its context
@@ -79,7 +81,7 @@ type connCallbacks struct {
 	runner atomic.Uint64
 
 	mu        sync.Mutex
-	ctx       context.Context // the running handshake's (ClientHelloInfo.Context)
+	ctx       context.Context // the running handshake's (ClientHello.Context)
 	verifyErr error           // why the custom verifier refused, for the handshake error
 	certErr   error           // why no certificate was selected
 	ocsp      []byte          // the staple the custom verifier accepted (ConnectionState)
@@ -145,25 +147,6 @@ func (cb *connCallbacks) context() context.Context {
 		return context.Background()
 	}
 	return cb.ctx
-}
-
-// helloContext is ClientHelloInfo's context field's type (an alias, so that
-// the struct's file needs no import of its own).
-type helloContext = context.Context
-
-// Context returns the context of the handshake that asked for a
-// certificate, as crypto/tls's ClientHelloInfo.Context does. It is done
-// when the context given to Handshake (Accept, AcceptFallible) is, when
-// the handshake's StreamOptions.HandshakeTimeout passes, or when the
-// Stream is closed. A GetCertificate that may wait (an ACME order, a
-// remote key store) should give up once it is done: the handshake has
-// then already returned, and whatever the callback returns is discarded.
-// Never nil.
-func (i *ClientHelloInfo) Context() context.Context {
-	if i == nil || i.ctx == nil {
-		return context.Background()
-	}
-	return i.ctx
 }
 
 // Panicked records a recovered panic; the first one is the handshake's
@@ -247,7 +230,7 @@ func (cb *connCallbacks) SelectCert(h *cgo.HelloInfo) *cgo.CertifiedKey {
 	if cb.getCert == nil {
 		return nil
 	}
-	info := &ClientHelloInfo{ServerName: h.ServerName, SupportedProtos: h.ALPN, SignatureSchemes: h.SignatureSchemes, ctx: cb.context()}
+	info := &ClientHello{ServerName: h.ServerName, ALPN: h.ALPN, SignatureSchemes: h.SignatureSchemes, conn: cb.conn, ctx: cb.context()}
 	var k *CertifiedKey
 	var err error
 	if !cb.run("GetCertificate", func() { k, err = cb.getCert(info) }) {

@@ -132,7 +132,7 @@ func TestPanicGetCertificate(t *testing.T) {
 	var once panicOnce
 	scfg := serverConfig(t, func(o *ServerOptions) {
 		o.Certificates = nil
-		o.GetCertificate = func(*ClientHelloInfo) (*CertifiedKey, error) {
+		o.GetCertificate = func(*ClientHello) (*CertifiedKey, error) {
 			once.maybe("boom")
 			return key, nil
 		}
@@ -296,7 +296,7 @@ func TestPanicCallbacksConcurrent(t *testing.T) {
 	scfg := serverConfig(t, func(o *ServerOptions) {
 		o.Certificates = nil
 		o.KeyLogWriter = panicEvery{w: w, n: new(atomic.Int32)}
-		o.GetCertificate = func(*ClientHelloInfo) (*CertifiedKey, error) {
+		o.GetCertificate = func(*ClientHello) (*CertifiedKey, error) {
 			if calls.Add(1)%2 == 0 {
 				panic("every other handshake")
 			}

@@ -65,19 +65,19 @@ func TestCarelessInputEveryEntryPoint(t *testing.T) {
 			_, err := NewConnector(ccfg, StreamOptions{}).Connect(nilCtx, conn(), "localhost")
 			return err
 		},
-		"Dial(zero config)":              func() error { _, err := Dial("tcp", "127.0.0.1:1", &ClientConfig{}, nil); return err },
-		"DialContext(nil ctx)":           func() error { _, err := DialContext(nilCtx, "tcp", "127.0.0.1:1", ccfg, nil); return err },
+		"Dial(zero config)":              func() error { _, err := Dial("tcp", "127.0.0.1:1", &ClientConfig{}, StreamOptions{}); return err },
+		"DialContext(nil ctx)":           func() error { _, err := DialContext(nilCtx, "tcp", "127.0.0.1:1", ccfg, StreamOptions{}); return err },
 		"Dialer.DialContext(nil ctx)":    func() error { _, err := (&Dialer{Config: ccfg}).DialContext(nilCtx, "tcp", "127.0.0.1:1"); return err },
 		"ReadClientHello(nil ctx)":       func() error { _, err := ReadClientHello(nilCtx, conn()); return err },
 		"ReadClientHello(nil conn)":      func() error { _, err := ReadClientHello(ctx, nil); return err },
 		"LazyAcceptor.Accept(nil conn)":  func() error { _, err := (&LazyAcceptor{Choose: choose}).Accept(ctx, nil); return err },
 		"LazyAcceptor.Accept(nil ctx)":   func() error { _, err := (&LazyAcceptor{Choose: choose}).Accept(nilCtx, conn()); return err },
 		"LazyAcceptor.Accept(no Choose)": func() error { _, err := (&LazyAcceptor{}).Accept(ctx, conn()); return err },
-		"Stream.Handshake(nil ctx)": func() error {
+		"Stream.HandshakeContext(nil ctx)": func() error {
 			s, err := NewConnector(ccfg, StreamOptions{}).Client(conn(), "localhost")
 			require.NoError(t, err)
 			defer s.Close()
-			return s.Handshake(nilCtx)
+			return s.HandshakeContext(nilCtx)
 		},
 		"zero Listener.Accept":     func() error { _, err := (&Listener{}).Accept(); return err },
 		"zero LazyListener.Accept": func() error { _, err := (&LazyListener{}).Accept(); return err },

@@ -48,7 +48,7 @@ func (r *chaosRun) chaosRotation() {
 	var cur atomic.Pointer[CertifiedKey]
 	cur.Store(newKey(0))
 	kick := make(chan struct{}, 1)
-	scfg, err := NewServerConfig(ServerOptions{GetCertificate: func(*ClientHelloInfo) (*CertifiedKey, error) {
+	scfg, err := NewServerConfig(ServerOptions{GetCertificate: func(*ClientHello) (*CertifiedKey, error) {
 		k := cur.Load()
 		select {
 		case kick <- struct{}{}:
@@ -313,8 +313,8 @@ func (r *chaosRun) configCloseConn(what string, pairer *tcpPairer, scfg *ServerC
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- r.call(what+": server Handshake", func() error { return s.Handshake(ctx) }) }()
-	cerr = r.call(what+": client Handshake", func() error { return c.Handshake(ctx) })
+	go func() { done <- r.call(what+": server Handshake", func() error { return s.HandshakeContext(ctx) }) }()
+	cerr = r.call(what+": client Handshake", func() error { return c.HandshakeContext(ctx) })
 	if cerr != nil {
 		cc.Close()
 	}
@@ -425,7 +425,7 @@ func (r *chaosRun) chaosCallbacks() {
 	skeylog, ckeylog := &chaosPanicWriter{every: 5}, &chaosPanicWriter{every: 7}
 	store := &chaosPanicStore{inner: NewMemorySessionStore(64), every: 4}
 	scfg, err := NewServerConfig(ServerOptions{
-		GetCertificate: func(h *ClientHelloInfo) (*CertifiedKey, error) {
+		GetCertificate: func(h *ClientHello) (*CertifiedKey, error) {
 			if p, ok := planOf(h.ServerName); ok && p.getCert {
 				getCertFaults.Add(1)
 				injectFault()

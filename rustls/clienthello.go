@@ -12,10 +12,16 @@ import (
 	"github.com/gorustls/gorustls/cgo"
 )
 
-// ClientHello is what the ClientHello path shows the caller before a server
-// config is chosen. ServerName, ALPN, CipherSuites and SignatureSchemes are
-// rustls's reading of the ClientHello; the other lists are read by gorustls
-// from the same bytes (nil when the client left the extension out).
+// ClientHello is what a server sees of a ClientHello before it picks a
+// config or a certificate: LazyAcceptor.Choose (the ClientHello path, from
+// ReadClientHello) and ServerOptions.GetCertificate both get one.
+//
+// On the ClientHello path ServerName, ALPN, CipherSuites and
+// SignatureSchemes are rustls's reading of the ClientHello; the other
+// lists are read by gorustls from the same bytes (nil when the client left
+// the extension out). GetCertificate runs inside rustls-ffi's certificate
+// callback, which shows only ServerName, ALPN and SignatureSchemes: there
+// every other list is nil.
 type ClientHello struct {
 	ServerName       string   // SNI, as rustls normalizes it; empty when the client sent none
 	ALPN             []string // offered ALPN protocols, in the client's order
@@ -33,12 +39,26 @@ type ClientHello struct {
 	ctx  context.Context
 }
 
-// Conn returns the transport the ClientHello came on.
-func (h *ClientHello) Conn() net.Conn { return h.conn }
+// Conn returns the transport the ClientHello came on (nil on a
+// ClientHello made by the caller).
+func (h *ClientHello) Conn() net.Conn {
+	if h == nil {
+		return nil
+	}
+	return h.conn
+}
 
-// Context returns the context bounding this handshake (never nil).
+// Context returns the context bounding this handshake, as crypto/tls's
+// ClientHello.Context does. On the ClientHello path it is the context
+// given to ReadClientHello (LazyAcceptor.Accept's). In GetCertificate it is
+// done when the context given to HandshakeContext (Accept,
+// AcceptFallible) is, when the handshake's StreamOptions.HandshakeTimeout
+// passes, or when the Stream is closed. A callback that may wait (an ACME
+// order, a remote key store) should give up once it is done: the handshake
+// has then already returned, and whatever the callback returns is
+// discarded. Never nil.
 func (h *ClientHello) Context() context.Context {
-	if h.ctx == nil {
+	if h == nil || h.ctx == nil {
 		return context.Background()
 	}
 	return h.ctx
@@ -250,7 +270,8 @@ func (h *StartHandshake) take(by, op string) (*cgo.Acceptor, *cgo.Accepted, erro
 }
 
 // IntoStream continues the handshake with cfg and returns the Stream once
-// it completes (bounded by ctx). Configs that use GetCertificate or a
+// it completes (bounded by ctx). The Stream follows opts.WriteThrough
+// (buffered until Flush when false). Configs that use GetCertificate or a
 // SessionStore cannot serve this path (rustls-ffi gives their callbacks no
 // connection context here): choose the certificate from ClientHello
 // instead. On failure the transport is left open for the caller. It
@@ -298,7 +319,7 @@ func (h *StartHandshake) IntoStream(ctx context.Context, cfg *ServerConfig, opts
 		s.in.ensureBuf()
 		s.in.end = copy(s.in.buf, h.rest)
 	}
-	if err := s.Handshake(ctx); err != nil {
+	if err := s.HandshakeContext(ctx); err != nil {
 		s.release()
 		return nil, err
 	}
@@ -354,7 +375,9 @@ type LazyAcceptor struct {
 	// Choose and the panic value (logged to Options.Logger when set);
 	// other connections are not affected.
 	Choose func(*ClientHello) (*ServerConfig, error)
-	// Options apply to every Stream.
+	// Options apply to every Stream. Accept's Streams follow
+	// Options.WriteThrough (buffered until Flush when false); a
+	// LazyListener forces it on.
 	Options StreamOptions
 }
 

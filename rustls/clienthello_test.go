@@ -227,7 +227,7 @@ func TestReadClientHelloFragmented(t *testing.T) {
 func TestStartHandshakeIntoStreamRejectsCallbackConfigs(t *testing.T) {
 	_, srv, _ := pki(t)
 	k := srv.certifiedKey(t)
-	cb, err := NewServerConfig(ServerOptions{GetCertificate: func(*ClientHelloInfo) (*CertifiedKey, error) { return k, nil }})
+	cb, err := NewServerConfig(ServerOptions{GetCertificate: func(*ClientHello) (*CertifiedKey, error) { return k, nil }})
 	require.NoError(t, err)
 	defer cb.Close()
 	cc, sc := tcpPair(t)

@@ -50,8 +50,8 @@ func TestConfigStreamsOutliveClose(t *testing.T) {
 
 	pingPong(t, c, s)
 	errc := make(chan error, 1)
-	go func() { errc <- lateS.Handshake(testCtx(t)) }()
-	require.NoError(t, lateC.Handshake(testCtx(t)))
+	go func() { errc <- lateS.HandshakeContext(testCtx(t)) }()
+	require.NoError(t, lateC.HandshakeContext(testCtx(t)))
 	require.NoError(t, <-errc)
 	pingPong(t, lateC, lateS)
 	require.NoError(t, c.Close())

@@ -439,8 +439,8 @@ func TestServerConfigGetCertificate(t *testing.T) {
 	b := ca.leaf(t, leafOpts{alg: "ed25519"}, "b.test")
 	keyA, keyB := a.certifiedKey(t), b.certifiedKey(t)
 	var mu sync.Mutex
-	var seen []*ClientHelloInfo
-	scfg, err := NewServerConfig(ServerOptions{NextProtos: []string{"h2"}, GetCertificate: func(h *ClientHelloInfo) (*CertifiedKey, error) {
+	var seen []*ClientHello
+	scfg, err := NewServerConfig(ServerOptions{NextProtos: []string{"h2"}, GetCertificate: func(h *ClientHello) (*CertifiedKey, error) {
 		mu.Lock()
 		seen = append(seen, h)
 		mu.Unlock()
@@ -473,7 +473,7 @@ func TestServerConfigGetCertificate(t *testing.T) {
 	}
 	mu.Lock()
 	require.Len(t, seen, 2)
-	assert.Equal(t, []string{"h2", "x"}, seen[0].SupportedProtos)
+	assert.Equal(t, []string{"h2", "x"}, seen[0].ALPN)
 	assert.NotEmpty(t, seen[0].SignatureSchemes)
 	mu.Unlock()
 

@@ -12,6 +12,12 @@ import (
 // (tokio-rustls's TlsConnector). It is safe for concurrent use; connections
 // made with the same config share its session cache and resume sessions.
 //
+// Buffering: its Streams follow StreamOptions.WriteThrough, buffered until
+// Flush by default. Everything that hands a Stream to generic net.Conn code (Listener,
+// LazyListener, Dialer, Dial, DialContext) makes it write-through;
+// Acceptor, LazyAcceptor, Connector and StartHandshake.IntoStream follow
+// StreamOptions.WriteThrough (false: Writes stay buffered until Flush).
+//
 // SetConfig swaps the config atomically (certificate rotation): connections
 // already made, and handshakes already started, keep the config they began
 // with; every later one uses the new config. A Connector must not be copied
@@ -44,7 +50,7 @@ func (c *Connector) SetConfig(cfg *ClientConfig) { c.cfg.Store(cfg) }
 // Connect runs the client handshake over conn for serverName (a DNS name or
 // an IP address; it is checked against the server's certificate and sent
 // as SNI unless disabled). ctx bounds the handshake, a wait for a stuck
-// callback included (see Stream.Handshake). On failure conn is closed; on
+// callback included (see Stream.HandshakeContext). On failure conn is closed; on
 // success the Stream owns it.
 func (c *Connector) Connect(ctx context.Context, conn net.Conn, serverName string) (*Stream, error) {
 	s, err := c.ConnectFallible(ctx, conn, serverName)
@@ -65,7 +71,8 @@ func (c *Connector) ConnectFallible(ctx context.Context, conn net.Conn, serverNa
 }
 
 // Client wraps conn in a client Stream without running the handshake; it
-// runs on first I/O or on an explicit Handshake.
+// runs on first I/O or on an explicit Handshake (both bounded by
+// StreamOptions.HandshakeTimeout) or HandshakeContext.
 func (c *Connector) Client(conn net.Conn, serverName string) (*Stream, error) {
 	if c == nil {
 		return nil, inputErr("connect", "nil Connector")
@@ -83,7 +90,7 @@ func handshakeClient(ctx context.Context, current func() *ClientConfig, opts Str
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Handshake(ctx); err != nil {
+	if err := s.HandshakeContext(ctx); err != nil {
 		s.release()
 		return nil, err
 	}

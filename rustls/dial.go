@@ -11,6 +11,13 @@ import (
 // http.Transport.DialTLSContext. A Dialer is safe for concurrent use once
 // its fields are set; it must not be copied after first use.
 //
+// Buffering: like everything that hands a Stream to generic net.Conn code
+// (Listener, LazyListener, Dialer, Dial, DialContext), a Dialer's Streams
+// are write-through whatever Options.WriteThrough says: each Write is sent
+// at once, as on a plain net.Conn. To keep Writes buffered until Flush,
+// dial the transport yourself and run a Connector (whose Streams follow
+// StreamOptions.WriteThrough) over it.
+//
 // To rotate the client certificate, build a new ClientConfig and call
 // SetConfig: connections already dialed keep theirs, later dials use the
 // new one.
@@ -24,12 +31,9 @@ type Dialer struct {
 	// ServerName is checked against the server's certificate and sent as
 	// SNI; empty means the host part of the address.
 	ServerName string
-	// Options apply to every Stream. Dialed streams are write-through
-	// (plain net.Conn behaviour: every Write is sent) unless Buffered is set.
+	// Options apply to every Stream, except WriteThrough: dialed Streams
+	// are always write-through.
 	Options StreamOptions
-	// Buffered keeps rustls's buffer semantics: Writes stay buffered until
-	// Flush (or until the buffer fills).
-	Buffered bool
 
 	set atomic.Pointer[configBox] // the config SetConfig gave, if any
 }
@@ -97,9 +101,7 @@ func (d *Dialer) DialStream(ctx context.Context, network, addr string) (*Stream,
 		return nil, &Error{Code: CodeIO, Op: "dial", Detail: addr, Err: err}
 	}
 	opts := d.Options
-	if !d.Buffered {
-		opts.WriteThrough = true
-	}
+	opts.WriteThrough = true
 	s, err := handshakeClient(ctx, d.CurrentConfig, opts, conn, name)
 	if err != nil {
 		_ = conn.Close()
@@ -109,19 +111,15 @@ func (d *Dialer) DialStream(ctx context.Context, network, addr string) (*Stream,
 }
 
 // DialContext connects to addr and runs the client handshake with cfg, all
-// bounded by ctx. The server name is addr's host. With nil opts the stream
-// is write-through (plain net.Conn behaviour); given opts are used as they
-// are (WriteThrough false keeps Writes buffered until Flush).
-func DialContext(ctx context.Context, network, addr string, cfg *ClientConfig, opts *StreamOptions) (*Stream, error) {
-	d := Dialer{Config: cfg}
-	if opts != nil {
-		d.Options = *opts
-		d.Buffered = !opts.WriteThrough
-	}
+// bounded by ctx. The server name is addr's host. The Stream is
+// write-through whatever opts.WriteThrough says (see Dialer); the other
+// options apply. It is Dialer{Config: cfg, Options: opts}.DialStream.
+func DialContext(ctx context.Context, network, addr string, cfg *ClientConfig, opts StreamOptions) (*Stream, error) {
+	d := Dialer{Config: cfg, Options: opts}
 	return d.DialStream(ctx, network, addr)
 }
 
 // Dial is DialContext with context.Background.
-func Dial(network, addr string, cfg *ClientConfig, opts *StreamOptions) (*Stream, error) {
+func Dial(network, addr string, cfg *ClientConfig, opts StreamOptions) (*Stream, error) {
 	return DialContext(context.Background(), network, addr, cfg, opts)
 }

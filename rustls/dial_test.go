@@ -24,7 +24,7 @@ func TestDialServerNameFromAddress(t *testing.T) {
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	ccfg := clientConfig(t, nil)
 	for _, addr := range []string{ln.Addr().String(), net.JoinHostPort("localhost", port)} {
-		s, err := DialContext(testCtx(t), "tcp", addr, ccfg, &StreamOptions{WriteThrough: true})
+		s, err := DialContext(testCtx(t), "tcp", addr, ccfg, StreamOptions{})
 		require.NoError(t, err, addr)
 		echoLine(t, s, "x")
 		host, _, _ := net.SplitHostPort(addr)
@@ -63,15 +63,15 @@ func TestDialContextBoundsSilentServer(t *testing.T) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	_, err = DialContext(ctx, "tcp", inner.Addr().String(), clientConfig(t, nil), nil)
+	_, err = DialContext(ctx, "tcp", inner.Addr().String(), clientConfig(t, nil), StreamOptions{})
 	require.Error(t, err)
 	assert.True(t, errors.Is(err, context.DeadlineExceeded), "%v", err)
 }
 
 func TestDialErrors(t *testing.T) {
-	_, err := Dial("tcp", "127.0.0.1:1", nil, nil)
+	_, err := Dial("tcp", "127.0.0.1:1", nil, StreamOptions{})
 	assert.ErrorIs(t, err, ErrInvalidInput)
-	_, err = Dial("tcp", "no-port", clientConfig(t, nil), nil)
+	_, err = Dial("tcp", "no-port", clientConfig(t, nil), StreamOptions{})
 	var e *Error
 	require.ErrorAs(t, err, &e)
 	assert.Equal(t, CodeInvalidDNSName, e.Code)
@@ -80,6 +80,6 @@ func TestDialErrors(t *testing.T) {
 	require.NoError(t, err)
 	addr := l.Addr().String()
 	l.Close()
-	_, err = Dial("tcp", addr, clientConfig(t, nil), nil)
+	_, err = Dial("tcp", addr, clientConfig(t, nil), StreamOptions{})
 	assert.ErrorIs(t, err, ErrIO)
 }

@@ -9,9 +9,18 @@
 //     handshake over any [net.Conn] and returns a [Stream].
 //   - A [Stream] is a [net.Conn]. Write hands plaintext to rustls, which
 //     encrypts it into an outgoing buffer; [Stream.Flush] sends what is
-//     buffered, the way [bufio.Writer] works. Streams made with
-//     [StreamOptions.WriteThrough] flush on every Write and behave like a
-//     plain net.Conn (what net/http expects).
+//     buffered, the way [bufio.Writer] works, unless the Stream is
+//     write-through (every Write sent at once, as on a plain net.Conn).
+//
+// Buffering, in one rule: everything that hands a Stream to generic
+// net.Conn code ([Listener], [LazyListener], [Dialer], [Dial],
+// [DialContext], and so rustlshttp and rustlsgrpc) makes it write-through,
+// while [Acceptor], [LazyAcceptor], [Connector] and
+// [StartHandshake.IntoStream] follow [StreamOptions.WriteThrough].
+//
+// Names follow crypto/tls where the behaviour matches: [Stream.Handshake],
+// [Stream.HandshakeContext], [Stream.ConnectionState], [Stream.CloseWrite],
+// [Stream.NetConn]; Listener and LazyListener hand out *Stream from Accept.
 //
 // Errors from rustls are *[Error] values: errors.As gives the rustls-ffi
 // result code, and errors.Is matches the classes [ErrCertificate],

@@ -12,30 +12,33 @@ import (
 	"github.com/gorustls/gorustls/cgo"
 )
 
-// Handshake runs the TLS handshake if it has not run yet. Cancelling ctx or
-// passing its deadline aborts a stuck handshake promptly (through the
-// transport's deadlines, which are restored afterwards). A failed handshake
-// is permanent: later calls, Reads and Writes return the same error.
-// Acceptor and Connector call Handshake before returning a Stream.
+// HandshakeContext runs the TLS handshake if it has not run yet, bounded
+// by ctx (as crypto/tls's Conn.HandshakeContext). Cancelling ctx or passing
+// its deadline aborts a stuck handshake promptly (through the transport's
+// deadlines, which are restored afterwards). A failed handshake is
+// permanent: later calls, Reads and Writes return the same error. Acceptor,
+// LazyAcceptor, Connector, Dialer and Dial run it before returning a
+// Stream; Listener's Streams run it on first I/O (see Handshake).
 //
 // ctx also bounds the wait for the connection's user callbacks
 // (GetCertificate, DangerousVerifyPeerCertificate, a SessionStore,
 // VerifyConnection, the Logger's handler, the config's KeyLogWriter): on a
 // connection that has any, rustls runs on a goroutine of the handshake's
-// own, and Handshake returns ctx's error as soon as ctx ends (or an error
-// wrapping net.ErrClosed as soon as Close is called) even while a callback
-// is stuck. The callback itself cannot be interrupted: it goes on until it
-// returns, its result is discarded, and the C connection is freed after
-// it. A callback that may block should watch ClientHelloInfo.Context
+// own, and HandshakeContext returns ctx's error as soon as ctx ends (or an
+// error wrapping net.ErrClosed as soon as Close is called) even while a
+// callback is stuck. The callback itself cannot be interrupted: it goes on
+// until it returns, its result is discarded, and the C connection is freed
+// after it. A callback that may block should watch ClientHello.Context
 // (done when ctx is, when the Stream is closed, or when the handshake
 // ends). A callback that never returns keeps that goroutine and that
 // connection's C memory, as a stuck callback keeps its goroutine in
 // crypto/tls; it holds nothing shared with other connections.
 //
-// Called from inside one of the Stream's own callbacks, Handshake (like
-// Read, Write, Flush, CloseWrite and KeyUpdate) returns an *Error matching
-// ErrInvalidInput instead of waiting for itself; Close is allowed there.
-func (s *Stream) Handshake(ctx context.Context) error {
+// Called from inside one of the Stream's own callbacks, HandshakeContext
+// (like Handshake, Read, Write, Flush, CloseWrite and KeyUpdate) returns an
+// *Error matching ErrInvalidInput instead of waiting for itself; Close is
+// allowed there.
+func (s *Stream) HandshakeContext(ctx context.Context) error {
 	if s.hsDone.Load() {
 		return s.hsErr
 	}

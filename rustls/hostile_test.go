@@ -438,7 +438,7 @@ func TestHostileStalls(t *testing.T) {
 		require.NoError(t, err)
 		defer s.Close()
 		start := time.Now()
-		err = s.Handshake(context.Background())
+		err = s.HandshakeContext(context.Background())
 		e := hostileErr(t, err)
 		assert.Equal(t, CodeIO, e.Code)
 		assert.True(t, isTimeout(errors.Unwrap(e)) || isTimeout(e), "%v", e)
@@ -542,7 +542,7 @@ func TestHostileCloseDuringBlockedIO(t *testing.T) {
 		s, err := NewAcceptor(scfg, StreamOptions{}).Server(sc)
 		require.NoError(t, err)
 		errc := make(chan error, 1)
-		go func() { errc <- s.Handshake(context.Background()) }()
+		go func() { errc <- s.HandshakeContext(context.Background()) }()
 		time.Sleep(50 * time.Millisecond)
 		require.NoError(t, s.Close())
 		select {

@@ -33,7 +33,7 @@ func TestCertificateRotationUnderLoad(t *testing.T) {
 	require.NoError(t, err)
 	cur.Store(first)
 	made := []*CertifiedKey{first} // only the rotating goroutine appends
-	scfg, err := NewServerConfig(ServerOptions{GetCertificate: func(*ClientHelloInfo) (*CertifiedKey, error) {
+	scfg, err := NewServerConfig(ServerOptions{GetCertificate: func(*ClientHello) (*CertifiedKey, error) {
 		return cur.Load(), nil
 	}})
 	require.NoError(t, err)
@@ -216,7 +216,7 @@ func TestClosedKeyFromGetCertificate(t *testing.T) {
 	var calls atomic.Int32
 	scfg := serverConfig(t, func(o *ServerOptions) {
 		o.Certificates = nil
-		o.GetCertificate = func(*ClientHelloInfo) (*CertifiedKey, error) {
+		o.GetCertificate = func(*ClientHello) (*CertifiedKey, error) {
 			if calls.Add(1) == 1 {
 				return closed, nil
 			}
@@ -248,7 +248,7 @@ func TestDroppedKeysAreFreed(t *testing.T) {
 	scfg := serverConfig(t, func(o *ServerOptions) {
 		o.Certificates = nil
 		o.Provider = prov
-		o.GetCertificate = func(*ClientHelloInfo) (*CertifiedKey, error) { return get.Load(), nil }
+		o.GetCertificate = func(*ClientHello) (*CertifiedKey, error) { return get.Load(), nil }
 	})
 	c, s := mustPair(t, scfg, clientConfig(t, nil))
 	key, prov = nil, nil

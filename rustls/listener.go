@@ -2,7 +2,6 @@ package rustls
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"net"
 	"sync"
@@ -11,18 +10,31 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// DefaultHandshakeTimeout bounds the handshakes of connections accepted by
-// a Listener whose StreamOptions.HandshakeTimeout is 0.
+// DefaultHandshakeTimeout bounds a handshake started without a context
+// (Stream.Handshake, or a Stream's first I/O) when
+// StreamOptions.HandshakeTimeout is 0, and the handshakes of Listener and
+// LazyListener connections.
 const DefaultHandshakeTimeout = 10 * time.Second
 
 // Listener is a net.Listener whose Accept returns a server *Stream at once,
 // before any TLS byte is read: the handshake runs on the connection's first
 // Read or Write (bounded by StreamOptions.HandshakeTimeout) or on an
-// explicit Stream.Handshake. A slow or silent client therefore never blocks
-// the accept loop. Streams from a Listener are write-through: each Write is
-// sent at once, as on a plain net.Conn. An http.Server can serve it
-// directly (HTTP/1.1, with Request.TLS filled); rustlshttp.Server adds
-// HTTP/2.
+// explicit Stream.Handshake or Stream.HandshakeContext. A slow or silent
+// client therefore never blocks the accept loop.
+//
+// Buffering: like everything that hands a Stream to generic net.Conn code
+// (Listener, LazyListener, Dialer, Dial, DialContext), a Listener's Streams
+// are write-through whatever StreamOptions.WriteThrough says: each Write is
+// sent at once, as on a plain net.Conn.
+//
+// Until its handshake has run, a Stream's ConnectionState returns a state
+// with HandshakeComplete false (as crypto/tls does). net/http's http.Server
+// reads the state of a non-*tls.Conn connection once, before its first
+// Read, so an http.Server serving a Listener directly sees a Request.TLS
+// with HandshakeComplete false and no negotiated parameters. Serve HTTPS
+// with rustlshttp.Server (which handshakes each connection before net/http
+// sees it, and adds HTTP/2), or serve a LazyListener, whose connections
+// are handshaken before Accept returns them.
 type Listener struct {
 	inner net.Listener
 	acc   *Acceptor
@@ -56,32 +68,17 @@ func listenerOptions(opts StreamOptions) StreamOptions {
 }
 
 // Accept waits for the next transport connection and returns it as a
-// *ListenerConn, whose handshake has not run yet.
+// *Stream whose handshake has not run yet: c.(*rustls.Stream) always
+// succeeds on a non-nil result.
 func (l *Listener) Accept() (net.Conn, error) {
 	s, err := l.AcceptStream()
 	if err != nil {
 		return nil, err
 	}
-	return &ListenerConn{Stream: s}, nil
+	return s, nil
 }
 
-// ListenerConn is what Listener.Accept returns: the connection's *Stream,
-// except that ConnectionState first completes the handshake (bounded by
-// the handshake timeout). net/http's server asks a connection for its
-// state before any Read, so without this Request.TLS would be empty.
-type ListenerConn struct {
-	*Stream
-}
-
-// ConnectionState runs the handshake if it has not run yet, then returns
-// the negotiated parameters (a zero state if the handshake failed; the
-// next Read or Write reports why).
-func (c *ListenerConn) ConnectionState() tls.ConnectionState {
-	_ = c.Stream.ensureHandshake()
-	return c.Stream.ConnectionState()
-}
-
-// AcceptStream is Accept returning the *Stream itself.
+// AcceptStream is Accept with the concrete type.
 func (l *Listener) AcceptStream() (*Stream, error) {
 	if l == nil || l.inner == nil {
 		return nil, inputErr("accept", "a Listener needs an inner net.Listener (use NewListener)")
@@ -119,7 +116,10 @@ const (
 // runs on a goroutine of its own, bounded by the handshake timeout, and
 // Accept returns connections whose handshake has completed: a slow or
 // silent client never blocks Accept or other clients. Connections whose
-// handshake fails are closed and reported to ErrorLog, if set.
+// handshake fails are closed and reported to ErrorLog, if set. Its Streams
+// are write-through whatever the LazyAcceptor's Options.WriteThrough says,
+// like everything that hands a Stream to generic net.Conn code (see
+// Listener). It has the same methods as Listener.
 //
 // The listener holds a bounded number of connections: at most
 // MaxHandshakes are handshaking (or handshaken and waiting for room in the
@@ -161,7 +161,7 @@ type LazyListener struct {
 }
 
 // NewLazyListener wraps inner with la. Streams are write-through (the
-// LazyAcceptor's Options are copied with WriteThrough on) and a zero
+// LazyAcceptor's Options are copied with WriteThrough forced on) and a zero
 // HandshakeTimeout becomes DefaultHandshakeTimeout.
 func NewLazyListener(inner net.Listener, la *LazyAcceptor) *LazyListener {
 	if la == nil {
@@ -255,7 +255,8 @@ func (l *LazyListener) logError(c net.Conn, err error) {
 	l.ErrorLog(c.RemoteAddr(), err)
 }
 
-// Accept returns the next connection whose handshake has completed.
+// Accept returns the next connection whose handshake has completed, as a
+// *Stream: c.(*rustls.Stream) always succeeds on a non-nil result.
 func (l *LazyListener) Accept() (net.Conn, error) {
 	return l.AcceptStream()
 }

@@ -2,7 +2,6 @@ package rustls
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"io"
 	"net"
@@ -72,7 +71,7 @@ func TestListenerSilentClientDoesNotBlockOthers(t *testing.T) {
 	}
 	ccfg := clientConfig(t, nil)
 	for i := range 3 {
-		s, err := DialContext(testCtx(t), "tcp", ln.Addr().String(), ccfg, nil)
+		s, err := DialContext(testCtx(t), "tcp", ln.Addr().String(), ccfg, StreamOptions{})
 		require.NoError(t, err, "client %d", i)
 		echoLine(t, s, "hello")
 		s.Close()
@@ -108,7 +107,7 @@ func TestListenerStreamsAreWriteThroughAndLazy(t *testing.T) {
 
 	done := make(chan error, 1)
 	go func() {
-		if err := r.s.Handshake(testCtx(t)); err != nil {
+		if err := r.s.HandshakeContext(testCtx(t)); err != nil {
 			done <- err
 			return
 		}
@@ -198,42 +197,4 @@ func TestLazyListenerRoutesAndSurvivesSilentClients(t *testing.T) {
 	require.NoError(t, ln.Close())
 	_, err = ln.Accept()
 	assert.ErrorIs(t, err, net.ErrClosed)
-}
-
-func TestListenerConnStateCompletesHandshake(t *testing.T) {
-	ln, err := Listen("tcp", "127.0.0.1:0", serverConfig(t, func(o *ServerOptions) { o.NextProtos = []string{"x"} }), StreamOptions{HandshakeTimeout: 300 * time.Millisecond})
-	require.NoError(t, err)
-	defer ln.Close()
-	accept := func() *ListenerConn {
-		c, err := ln.Accept()
-		require.NoError(t, err)
-		lc, ok := c.(*ListenerConn)
-		require.True(t, ok, "Accept returns %T", c)
-		return lc
-	}
-
-	raw, err := net.Dial("tcp", ln.Addr().String())
-	require.NoError(t, err)
-	defer raw.Close()
-	lc := accept()
-	defer lc.Close()
-	go func() {
-		_, _ = NewConnector(clientConfig(t, func(o *ClientOptions) { o.NextProtos = []string{"x"} }), StreamOptions{}).Connect(testCtx(t), raw, "localhost")
-	}()
-	// As net/http does: the state is asked for before any Read.
-	st := lc.ConnectionState()
-	assert.True(t, st.HandshakeComplete)
-	assert.Equal(t, "x", st.NegotiatedProtocol)
-	assert.True(t, lc.Stream.ConnectionState().HandshakeComplete)
-
-	// A silent client: the state stays empty once the timeout passes, and
-	// I/O reports the handshake failure.
-	silent, err := net.Dial("tcp", ln.Addr().String())
-	require.NoError(t, err)
-	defer silent.Close()
-	lc2 := accept()
-	defer lc2.Close()
-	assert.False(t, lc2.ConnectionState().HandshakeComplete)
-	_, err = lc2.Read(make([]byte, 1))
-	assert.ErrorIs(t, err, context.DeadlineExceeded)
 }

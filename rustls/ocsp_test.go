@@ -108,7 +108,7 @@ func TestCertifiedKeyWithOCSPGetCertificate(t *testing.T) {
 	k, resp := stapledKey(t)
 	scfg := serverConfig(t, func(o *ServerOptions) {
 		o.Certificates = nil
-		o.GetCertificate = func(*ClientHelloInfo) (*CertifiedKey, error) { return k, nil }
+		o.GetCertificate = func(*ClientHello) (*CertifiedKey, error) { return k, nil }
 	})
 	r := goClientToServer(t, scfg, goTLSClientConfig(t))
 	require.NoError(t, r.clientErr)

@@ -39,7 +39,7 @@ func TestReattackStreamMethodFromKeyLogWriter(t *testing.T) {
 	self.Store(s)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	herr := s.Handshake(ctx)
+	herr := s.HandshakeContext(ctx)
 	var werr error
 	select {
 	case werr = <-got:
@@ -69,7 +69,7 @@ func TestReattackCloseRacesCallbackSteps(t *testing.T) {
 	var seed atomic.Uint64
 	scfg := serverConfig(t, func(o *ServerOptions) {
 		o.Certificates = nil
-		o.GetCertificate = func(h *ClientHelloInfo) (*CertifiedKey, error) {
+		o.GetCertificate = func(h *ClientHello) (*CertifiedKey, error) {
 			r := rand.New(rand.NewPCG(seed.Add(1), 1))
 			jitter(r)
 			if sl, ok := h.Context().Value(slotKey{}).(*slot); ok && r.IntN(4) == 0 {
@@ -103,10 +103,10 @@ func TestReattackCloseRacesCallbackSteps(t *testing.T) {
 		require.NoError(t, err)
 		sl.s.Store(s)
 		wg.Add(3)
-		go func() { defer wg.Done(); _ = c.Handshake(cctx); _ = c.Close() }()
+		go func() { defer wg.Done(); _ = c.HandshakeContext(cctx); _ = c.Close() }()
 		go func() {
 			defer wg.Done()
-			if s.Handshake(sctx) == nil {
+			if s.HandshakeContext(sctx) == nil {
 				ok.Add(1)
 			}
 			_ = s.Close()

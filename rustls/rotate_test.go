@@ -50,7 +50,7 @@ func newRotationPKI(t *testing.T) *rotationPKI {
 			go func() {
 				defer wg.Done()
 				defer s.Close()
-				if s.Handshake(testCtx(t)) != nil {
+				if s.HandshakeContext(testCtx(t)) != nil {
 					return
 				}
 				fmt.Fprintf(s, "%s\n", s.ConnectionState().PeerCertificates[0].SerialNumber)

@@ -38,16 +38,6 @@ func (a ClientAuth) String() string {
 	return fmt.Sprintf("ClientAuth(%d)", int(a))
 }
 
-// ClientHelloInfo is what a server sees of a ClientHello before it picks a
-// certificate or a config.
-type ClientHelloInfo struct {
-	ServerName       string   // SNI, empty when the client sent none
-	SupportedProtos  []string // ALPN protocols offered by the client
-	CipherSuites     []uint16 // offered suites (ClientHello path only)
-	SignatureSchemes []uint16 // offered signature schemes
-
-	ctx helloContext // the handshake's (see Context)
-}
 
 // ServerOptions lists what a server config is built from. The zero value of
 // each field means rustls's default.
@@ -68,7 +58,11 @@ type ServerOptions struct {
 	// Close the old one); a key already closed when GetCertificate returns
 	// fails that handshake with an error saying GetCertificate returned a
 	// closed CertifiedKey. Not used on the ClientHello path (LazyAcceptor).
-	GetCertificate func(*ClientHelloInfo) (*CertifiedKey, error)
+	// Its *ClientHello holds ServerName, ALPN and SignatureSchemes (all
+	// rustls-ffi's certificate callback shows), Conn (the Stream's
+	// transport) and Context (see ClientHello.Context); its other lists are
+	// nil.
+	GetCertificate func(*ClientHello) (*CertifiedKey, error)
 
 	// ClientAuth selects client authentication; other than NoClientCert it
 	// needs ClientCAs or ClientCAFiles. The verified chain is in the
@@ -215,7 +209,7 @@ type ServerConfig struct {
 	c          *cgo.ServerConfig
 	life       *configLife
 	store      SessionStore // the user's store wrapped in a policyStore, or nil
-	getCert    func(*ClientHelloInfo) (*CertifiedKey, error)
+	getCert    func(*ClientHello) (*CertifiedKey, error)
 	nextProtos []string
 	clientAuth ClientAuth
 	once       sync.Once

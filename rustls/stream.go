@@ -16,20 +16,28 @@ type StreamOptions struct {
 	// WriteThrough makes every Write flush, so that the stream behaves as a
 	// plain net.Conn (what net/http and most protocols expect). Without it,
 	// Write may leave ciphertext buffered until Flush, like bufio.Writer.
+	// Everything that hands a Stream to generic net.Conn code (Listener,
+	// LazyListener, Dialer, Dial, DialContext) makes it write-through;
+	// Acceptor, LazyAcceptor, Connector and StartHandshake.IntoStream follow
+	// StreamOptions.WriteThrough (false: Writes stay buffered until Flush).
 	WriteThrough bool
 	// BufferLimit caps, in bytes, the ciphertext rustls buffers before a
 	// Write must send it (rustls's default, 64 KiB, when 0).
 	BufferLimit int
 	// Logger receives rustls's log records for the connection (emitted while
 	// rustls processes incoming records). Its handler runs inside the
-	// connection's C calls, like the other callbacks (see Handshake): a
+	// connection's C calls, like the other callbacks (see
+	// Stream.HandshakeContext): a
 	// panic there loses the record, and a handler must not block.
 	Logger *slog.Logger
 	// CloseTimeout bounds Close: sending close_notify and, on TCP, waiting
 	// for the peer to acknowledge what was sent (1 second when 0).
 	CloseTimeout time.Duration
-	// HandshakeTimeout bounds a handshake started implicitly by the first
-	// Read or Write (no bound when 0). Explicit handshakes use their context.
+	// HandshakeTimeout bounds a handshake started without a context: by
+	// Stream.Handshake or by the first Read, Write, Flush, CloseWrite or
+	// KeyUpdate (DefaultHandshakeTimeout when 0). HandshakeContext, and
+	// the Accept, Connect and Dial functions that run it, use their
+	// context instead.
 	HandshakeTimeout time.Duration
 
 	// bufferedOutput turns direct output (stream_direct.go) off: tests run
@@ -61,9 +69,19 @@ var (
 // Buffering: Write hands plaintext to rustls, which encrypts it into its
 // outgoing buffer; the ciphertext is sent when that buffer is full (Write
 // then blocks until it is drained) or on Flush. Call Flush when a message is
-// complete. Streams made with StreamOptions.WriteThrough flush on every
-// Write. A Read does not flush: as with bufio.Writer, a
+// complete. Write-through Streams flush on every Write. Everything that hands a Stream to generic net.Conn code (Listener,
+// LazyListener, Dialer, Dial, DialContext) makes it write-through;
+// Acceptor, LazyAcceptor, Connector and StartHandshake.IntoStream follow
+// StreamOptions.WriteThrough (false: Writes stay buffered until Flush).
+// On a buffered Stream a Read does not flush: as with bufio.Writer, a
 // request written without Flush is not sent.
+//
+// Handshake: Acceptor, LazyAcceptor, Connector, Dialer, Dial and
+// LazyListener return Streams whose handshake has completed; Listener,
+// Acceptor.Server and Connector.Client return Streams whose handshake runs
+// on first I/O, on Handshake or on HandshakeContext. Until it has
+// completed, ConnectionState returns a state with HandshakeComplete false
+// and never waits for it (as crypto/tls).
 //
 // Concurrency: one goroutine may Read while another Writes or Flushes;
 // Close may be called from any goroutine, even from inside the Stream's own
@@ -287,19 +305,36 @@ func (s *Stream) fatalErr() error {
 	return nil
 }
 
-// ensureHandshake runs the handshake on first I/O, bounded by
-// StreamOptions.HandshakeTimeout.
+// Handshake runs the TLS handshake if it has not run yet, as the first
+// Read, Write, Flush, CloseWrite or KeyUpdate does. It takes no context: it
+// is bounded by StreamOptions.HandshakeTimeout (DefaultHandshakeTimeout
+// when 0) and by the transport's deadlines, as crypto/tls's Conn.Handshake
+// is bounded by the connection's deadlines; past the bound it fails with an
+// *Error wrapping context.DeadlineExceeded. Otherwise it is
+// HandshakeContext, whose errors and rules it shares.
+func (s *Stream) Handshake() error {
+	if s.hsDone.Load() {
+		return s.hsErr
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.handshakeTimeout())
+	defer cancel()
+	return s.HandshakeContext(ctx)
+}
+
+// handshakeTimeout bounds a handshake started without a context.
+func (s *Stream) handshakeTimeout() time.Duration {
+	if s.opts.HandshakeTimeout > 0 {
+		return s.opts.HandshakeTimeout
+	}
+	return DefaultHandshakeTimeout
+}
+
+// ensureHandshake runs the handshake on first I/O (see Handshake).
 func (s *Stream) ensureHandshake() error {
 	if s.hsDone.Load() {
 		return s.hsErr
 	}
-	ctx := context.Background()
-	if s.opts.HandshakeTimeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.opts.HandshakeTimeout)
-		defer cancel()
-	}
-	return s.Handshake(ctx)
+	return s.Handshake()
 }
 
 // closedErr is what I/O after Close returns.

@@ -377,7 +377,7 @@ func TestStreamCloseUnblocks(t *testing.T) {
 		c, err := NewConnector(clientConfig(t, nil), StreamOptions{}).Client(cc, "localhost")
 		require.NoError(t, err)
 		done := make(chan error, 1)
-		go func() { done <- c.Handshake(context.Background()) }()
+		go func() { done <- c.HandshakeContext(context.Background()) }()
 		time.Sleep(50 * time.Millisecond)
 		c.Close()
 		select {

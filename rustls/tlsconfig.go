@@ -318,15 +318,11 @@ func ServerConfigFromTLS(c *tls.Config, x *FromTLSOptions) (*ServerConfig, error
 		if x != nil {
 			logger = x.Options.Logger
 		}
-		o.GetCertificate = func(h *ClientHelloInfo) (*CertifiedKey, error) {
+		o.GetCertificate = func(h *ClientHello) (*CertifiedKey, error) {
 			var cert *tls.Certificate
 			if get != nil {
-				// rustls-ffi's certificate callback gives no transport,
-				// so Conn stays nil; Context() is the handshake's.
-				hello := &ClientHello{ServerName: h.ServerName, ALPN: h.SupportedProtos,
-					CipherSuites: h.CipherSuites, SignatureSchemes: h.SignatureSchemes, ctx: h.Context()}
 				var err error
-				withClientHelloInfo(hello, c, func(info *tls.ClientHelloInfo) {
+				withClientHelloInfo(h, c, func(info *tls.ClientHelloInfo) {
 					err = protect("tls.Config.GetCertificate", logger, nil, func() (err error) {
 						cert, err = get(info)
 						return err

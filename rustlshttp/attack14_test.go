@@ -168,7 +168,7 @@ func rustlsDial(t *testing.T, addr string, cfg *rustls.ClientConfig) (*rustls.St
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return rustls.DialContext(ctx, "tcp", addr, cfg, nil)
+	return rustls.DialContext(ctx, "tcp", addr, cfg, rustls.StreamOptions{})
 }
 
 // TestAttack14ServerFieldsReadLive: the Server doc says its fields are

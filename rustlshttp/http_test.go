@@ -320,7 +320,7 @@ func TestServerCloseEndsHTTP2Connections(t *testing.T) {
 	srv := &Server{Config: p.serverConfig(t, "h2"), Handler: infoHandler, ErrorLog: log.New(io.Discard, "", 0)}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(inner) }()
-	s, err := rustls.DialContext(context.Background(), "tcp", inner.Addr().String(), p.clientConfig(t, "h2"), nil)
+	s, err := rustls.DialContext(context.Background(), "tcp", inner.Addr().String(), p.clientConfig(t, "h2"), rustls.StreamOptions{})
 	require.NoError(t, err)
 	defer s.Close()
 	assert.Equal(t, "h2", s.ConnectionState().NegotiatedProtocol)
@@ -413,24 +413,6 @@ func TestTransportReportsTLSFailures(t *testing.T) {
 	assert.ErrorIs(t, err, rustls.ErrCertificate)
 }
 
-// A plain http.Server over rustls.Listener serves HTTP/1.1 with
-// Request.TLS filled (net/http asks the Stream for its ConnectionState).
-func TestPlainHTTPServerOverRustlsListener(t *testing.T) {
-	p := newPKI(t)
-	inner, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	ln := rustls.NewListener(inner, p.serverConfig(t, "http/1.1"), rustls.StreamOptions{})
-	srv := &http.Server{Handler: infoHandler, ErrorLog: log.New(io.Discard, "", 0)}
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
-	_, port, _ := net.SplitHostPort(inner.Addr().String())
-	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.pool, NextProtos: []string{"http/1.1"}}}}
-	defer c.CloseIdleConnections()
-	resp, body := get(t, c, "https://localhost:"+port+"/", "plain")
-	assert.Equal(t, "HTTP/1.1", resp.Proto)
-	assert.Equal(t, "HTTP/1.1 http/1.1 localhost 304 plain", body)
-}
-
 func TestServerShutdownAbortsPendingHandshakes(t *testing.T) {
 	p := newPKI(t)
 	inner, err := net.Listen("tcp", "127.0.0.1:0")
@@ -443,7 +425,7 @@ func TestServerShutdownAbortsPendingHandshakes(t *testing.T) {
 	require.NoError(t, err)
 	defer silent.Close()
 	// Make sure the server has accepted it: a real client gets through.
-	s, err := rustls.DialContext(context.Background(), "tcp", inner.Addr().String(), p.clientConfig(t, "h2"), nil)
+	s, err := rustls.DialContext(context.Background(), "tcp", inner.Addr().String(), p.clientConfig(t, "h2"), rustls.StreamOptions{})
 	require.NoError(t, err)
 	s.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

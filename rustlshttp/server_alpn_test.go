@@ -26,7 +26,7 @@ func TestServerOtherALPNProtocol(t *testing.T) {
 			}}
 		}
 		_, url := startServer(t, srv)
-		s, err := rustls.DialContext(context.Background(), "tcp", strings.TrimPrefix(url, "https://"), p.clientConfig(t, "acme-tls/1"), nil)
+		s, err := rustls.DialContext(context.Background(), "tcp", strings.TrimPrefix(url, "https://"), p.clientConfig(t, "acme-tls/1"), rustls.StreamOptions{})
 		require.NoError(t, err)
 		assert.Equal(t, "acme-tls/1", s.ConnectionState().NegotiatedProtocol)
 		require.NoError(t, s.SetDeadline(time.Now().Add(10*time.Second)))
@@ -46,7 +46,7 @@ func TestServerOtherALPNProtocol(t *testing.T) {
 func TestServerH2WithoutPreface(t *testing.T) {
 	p := newPKI(t)
 	_, url := startServer(t, &Server{Config: p.serverConfig(t, "h2", "http/1.1"), Handler: infoHandler})
-	s, err := rustls.DialContext(context.Background(), "tcp", strings.TrimPrefix(url, "https://"), p.clientConfig(t, "h2"), nil)
+	s, err := rustls.DialContext(context.Background(), "tcp", strings.TrimPrefix(url, "https://"), p.clientConfig(t, "h2"), rustls.StreamOptions{})
 	require.NoError(t, err)
 	defer s.Close()
 	assert.Equal(t, "h2", s.ConnectionState().NegotiatedProtocol)

@@ -103,7 +103,7 @@ func TestServerConnHooksOnBothProtocols(t *testing.T) {
 // connection.
 func serverSettings(t *testing.T, p *testPKI, addr string) map[http2.SettingID]uint32 {
 	t.Helper()
-	s, err := rustls.DialContext(context.Background(), "tcp", addr, p.clientConfig(t, "h2"), nil)
+	s, err := rustls.DialContext(context.Background(), "tcp", addr, p.clientConfig(t, "h2"), rustls.StreamOptions{})
 	require.NoError(t, err)
 	defer s.Close()
 	require.NoError(t, s.SetDeadline(time.Now().Add(10*time.Second)))

@@ -120,7 +120,7 @@ func TestServerContainsCallbackPanics(t *testing.T) {
 			// closed connection, not an answer.
 			if tc.name == "NextProto" {
 				for i, want := range []string{"", "taken over"} {
-					s, err := rustls.DialContext(context.Background(), "tcp", addr, p.clientConfig(t, "h2"), nil)
+					s, err := rustls.DialContext(context.Background(), "tcp", addr, p.clientConfig(t, "h2"), rustls.StreamOptions{})
 					require.NoError(t, err)
 					require.NoError(t, s.SetDeadline(time.Now().Add(10*time.Second)))
 					got, _ := io.ReadAll(s)

@@ -54,7 +54,7 @@ func TestServerFieldsSnapshotAtFirstServe(t *testing.T) {
 	assert.Equal(t, "old HTTP/2.0", body, "a new connection sees the fields of the first Serve")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	s, err := rustls.DialContext(ctx, "tcp", strings.TrimPrefix(url, "https://"), p.clientConfig(t, "x-test"), nil)
+	s, err := rustls.DialContext(ctx, "tcp", strings.TrimPrefix(url, "https://"), p.clientConfig(t, "x-test"), rustls.StreamOptions{})
 	require.NoError(t, err)
 	defer s.Close()
 	require.NoError(t, s.SetDeadline(time.Now().Add(10*time.Second)))

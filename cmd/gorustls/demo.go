@@ -349,7 +349,7 @@ func newRustlsStack(p *demoPKI) (*demoStack, error) {
 		return strings.Join(s.ConnectionState().PeerCertificates[0].DNSNames, ","), nil
 	}
 	st.readAll = func(ctx context.Context, addr string) (string, error) {
-		s, err := rustls.DialContext(ctx, "tcp", addr, plain, nil)
+		s, err := rustls.DialContext(ctx, "tcp", addr, plain, rustls.StreamOptions{})
 		if err != nil {
 			return "", err
 		}

@@ -78,7 +78,7 @@ func run(ctx context.Context, addr string, serveOnly bool, out io.Writer) error 
 	defer ccfg.Close()
 	// The server name (for SNI and the certificate check) is the address's
 	// host: 127.0.0.1 here, which the certificate lists.
-	s, err := rustls.DialContext(ctx, "tcp", ln.Addr().String(), ccfg, &rustls.StreamOptions{WriteThrough: true})
+	s, err := rustls.DialContext(ctx, "tcp", ln.Addr().String(), ccfg, rustls.StreamOptions{})
 	if err != nil {
 		return err
 	}

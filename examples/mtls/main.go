@@ -63,7 +63,7 @@ func run(ctx context.Context, out io.Writer) error {
 			}
 			go func() {
 				defer s.Close()
-				if err := s.Handshake(ctx); err != nil {
+				if err := s.HandshakeContext(ctx); err != nil {
 					select {
 					case refused <- err:
 					default:
