@@ -243,7 +243,7 @@ func TestAttack10CloseFromGetCertificate(t *testing.T) {
 	}
 }
 
-// Accept's ctx is documented to bound the handshake, and ClientHelloInfo
+// Accept's ctx is documented to bound the handshake, and ClientHello
 // offers GetCertificate no context to watch: a GetCertificate stuck on a
 // slow backend (an ACME order, a vault) keeps Accept past its deadline.
 func TestAttack10AcceptContextBoundsBlockedGetCertificate(t *testing.T) {

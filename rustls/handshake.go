@@ -63,7 +63,7 @@ func (s *Stream) runHandshake(ctx context.Context) (err error) {
 	if err := ctx.Err(); err != nil {
 		return &Error{Code: CodeIO, Op: "handshake", Err: err}
 	}
-	// hctx is what the connection's callbacks see (ClientHelloInfo's
+	// hctx is what the connection's callbacks see (ClientHello's
 	// Context) and what ends a wait for them: ctx, or Close, or the end
 	// of the handshake, whichever comes first.
 	hctx := ctx

@@ -30,7 +30,7 @@ import (
 // (GetCertificate, a verifier, a SessionStore, VerifyConnection, a Logger
 // handler), so it may be called from inside one, or from another goroutine
 // while one is stuck: it then skips close_notify, closes the transport,
-// ends a Handshake waiting for the callback (see Handshake), and leaves the
+// ends a handshake waiting for the callback (see HandshakeContext), and leaves the
 // C connection to be freed as soon as rustls returns from the call that
 // runs the callback.
 func (s *Stream) Close() error {
