@@ -38,7 +38,6 @@ func (a ClientAuth) String() string {
 	return fmt.Sprintf("ClientAuth(%d)", int(a))
 }
 
-
 // ServerOptions lists what a server config is built from. The zero value of
 // each field means rustls's default.
 type ServerOptions struct {
