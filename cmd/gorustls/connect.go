@@ -40,7 +40,7 @@ func runConnect(args []string) error {
 	if f.timeout > 0 {
 		ctx, cancel = context.WithTimeout(ctx, f.timeout)
 	}
-	d := rustls.Dialer{Config: cfg, ServerName: f.serverName, Options: rustls.StreamOptions{WriteThrough: true}}
+	d := rustls.Dialer{Config: cfg, ServerName: f.serverName} // write-through, as every Dialer
 	s, err := d.DialStream(ctx, "tcp", addr)
 	cancel()
 	if err != nil {
