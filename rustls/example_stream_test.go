@@ -210,7 +210,7 @@ func ExampleStream_CloseWrite() {
 		if err != nil {
 			return
 		}
-		defer s.Close() // sends what is buffered, then close_notify
+		defer s.Close()           // sends what is buffered, then close_notify
 		req, err := io.ReadAll(s) // until the client's close_notify
 		if err != nil {
 			return
