@@ -72,6 +72,79 @@ func ExampleAcceptor_Accept() {
 	// Output: echo: hello
 }
 
+// Acceptor.Server wraps an accepted connection without reading from it:
+// the handshake runs on the Stream's first Read or Write, bounded by
+// StreamOptions.HandshakeTimeout, or on an explicit Handshake.
+func ExampleNewAcceptor() {
+	serverCfg, clientCfg := exampleConfigs("echo/1")
+	defer serverCfg.Close()
+	defer clientCfg.Close()
+	acceptor := rustls.NewAcceptor(serverCfg, rustls.StreamOptions{
+		WriteThrough:     true,
+		HandshakeTimeout: 10 * time.Second,
+	})
+
+	ctx, cancel := exampleContext()
+	defer cancel()
+	cconn, sconn := exampleTCPPair()
+	go func() {
+		c, err := rustls.NewConnector(clientCfg, rustls.StreamOptions{}).Connect(ctx, cconn, "localhost")
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_, _ = c.Write([]byte("hi"))
+		_ = c.Flush()
+		_, _ = io.Copy(io.Discard, c)
+	}()
+	s, err := acceptor.Server(sconn) // no I/O yet; s owns sconn
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	buf := make([]byte, 2)
+	if _, err := io.ReadFull(s, buf); err != nil { // handshake, then data
+		log.Fatal(err)
+	}
+	fmt.Println(string(buf), "over", s.ConnectionState().NegotiatedProtocol)
+	// Output: hi over echo/1
+}
+
+// AcceptFallible hands the connection back, open, when the handshake
+// fails: here a client that spoke plain HTTP to a TLS port. The alert
+// rustls sent for the garbage has gone out first (a 7-byte TLS record,
+// decode_error); what follows is the server's own.
+func ExampleAcceptor_AcceptFallible() {
+	serverCfg, _ := exampleConfigs()
+	defer serverCfg.Close()
+	acceptor := rustls.NewAcceptor(serverCfg, rustls.StreamOptions{})
+
+	ctx, cancel := exampleContext()
+	defer cancel()
+	cconn, sconn := exampleTCPPair()
+	defer cconn.Close()
+	go func() {
+		s, err := acceptor.AcceptFallible(ctx, sconn)
+		if err != nil {
+			// sconn is still open; what rustls read of it is gone.
+			io.WriteString(sconn, "this port speaks TLS\n")
+			sconn.Close()
+			return
+		}
+		s.Close()
+	}()
+	io.WriteString(cconn, "GET / HTTP/1.0\r\n\r\n") // plain HTTP
+	answer, err := io.ReadAll(cconn)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("alert % x\n", answer[:7])
+	fmt.Printf("then %q\n", answer[7:])
+	// Output:
+	// alert 15 03 03 00 02 02 32
+	// then "this port speaks TLS\n"
+}
+
 // A Connector wraps connections the caller dialed. Client defers the
 // handshake to the first Read or Write; Connect runs it at once. A bad
 // server name is refused before anything is sent.
