@@ -66,6 +66,9 @@ func (a *Acceptor) AcceptFallible(ctx context.Context, conn net.Conn) (*Stream, 
 // runs on first I/O or on an explicit Handshake (both bounded by
 // StreamOptions.HandshakeTimeout) or HandshakeContext. A nil or closed config, or a nil conn, is an *Error
 // matching ErrInvalidInput.
+//
+// On success the Stream owns conn (its Close closes conn); on error conn
+// is left open for the caller. Server does no I/O and does not block.
 func (a *Acceptor) Server(conn net.Conn) (*Stream, error) {
 	if a == nil {
 		return nil, inputErr("accept", "nil Acceptor")

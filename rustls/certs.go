@@ -94,7 +94,8 @@ func LoadCertifiedKey(certFile, keyFile string) (*CertifiedKey, error) {
 	return ck, err
 }
 
-// Leaf returns the parsed end-entity certificate.
+// Leaf returns the parsed end-entity certificate. It is shared, not a
+// copy: callers must not modify it. It stays valid after Close.
 func (k *CertifiedKey) Leaf() *x509.Certificate { return k.leaf }
 
 // Close releases the caller's reference. Configs built with the key, and

@@ -364,7 +364,10 @@ const (
 
 // LazyAcceptor chooses the server config per connection from the
 // ClientHello (tokio-rustls's LazyConfigAcceptor): one certificate per SNI
-// name, ALPN-based routing, refusing unknown names.
+// name, ALPN-based routing, refusing unknown names. Accept may be called
+// from many goroutines at once; set the fields before the first Accept
+// and do not change them afterwards. It owns no C memory and needs no
+// Close; the configs Choose returns stay the caller's.
 type LazyAcceptor struct {
 	// Choose returns the config for this ClientHello. Returning a nil
 	// config and an error refuses the connection with

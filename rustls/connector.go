@@ -73,6 +73,11 @@ func (c *Connector) ConnectFallible(ctx context.Context, conn net.Conn, serverNa
 // Client wraps conn in a client Stream without running the handshake; it
 // runs on first I/O or on an explicit Handshake (both bounded by
 // StreamOptions.HandshakeTimeout) or HandshakeContext.
+//
+// Client does no I/O and does not block. A nil or closed config, a nil
+// conn or a serverName that is neither a DNS name nor an IP address is an
+// *Error matching ErrInvalidInput. On success the Stream owns conn (its
+// Close closes conn); on error conn is left open for the caller.
 func (c *Connector) Client(conn net.Conn, serverName string) (*Stream, error) {
 	if c == nil {
 		return nil, inputErr("connect", "nil Connector")

@@ -1,3 +1,18 @@
+// The core: the one rustls_connection of a Stream and its mutex.
+//
+// Every C call on a connection goes through core: it takes core.mu, makes
+// exactly one cgo call (a shim in cgo/shim.c that batches the rustls-ffi
+// calls one step needs), records whether rustls has output queued (dirty)
+// and lets go. core.mu is held only for that call, never across transport
+// I/O, so a Read blocked on the socket and a Write blocked on the socket
+// never wait for each other here. Closing never waits for core.mu either:
+// free marks the connection and whoever holds the mutex frees it on the
+// way out of its C call (a user callback running inside that call may be
+// the one that called Close).
+//
+// The halves above it (stream_read.go, stream_write.go) own the buffers
+// and the transport I/O; core owns only the C object.
+
 package rustls
 
 import (

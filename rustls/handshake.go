@@ -1,3 +1,20 @@
+// The handshake: Stream.Handshake and the loop that drives rustls through
+// it.
+//
+// The loop asks the core for rustls's flags; while rustls wants to write,
+// the out half flushes (our flight, or the alert of a failure); while it
+// is handshaking, one step reads the transport (in half) and feeds the
+// ciphertext in one C call (core.feed -> gr_conn_feed: read_tls and
+// process_new_packets until the input is used up). EOF before the end is
+// an error, never a wait. When the connection has user callbacks
+// (GetCertificate, verifiers, a SessionStore, VerifyConnection, a Logger,
+// a KeyLogWriter), the C call that may run them goes to a goroutine of
+// its own (awaitUser) so that the context or Close ends the handshake
+// even when a callback is stuck. At the end the peer identity is checked
+// (settleState, state.go) before the last flight leaves; a TLS 1.3
+// server leaves its session tickets queued for its first Write, Flush or
+// Close.
+
 package rustls
 
 import (

@@ -26,7 +26,11 @@ type CipherSuite struct {
 }
 
 // DefaultProvider returns the provider librustls was built with (aws-lc-rs
-// by default, ring with PROVIDER=ring), with all its cipher suites.
+// by default, ring with PROVIDER=ring), with all its cipher suites. The
+// caller owns the returned Provider and Closes it (a cleanup frees it if
+// it becomes unreachable). An error, an *Error with rustls-ffi's code,
+// means librustls has no usable default provider (a build with both
+// providers and no choice between them, say).
 func DefaultProvider() (*Provider, error) {
 	p, err := cgo.DefaultProvider()
 	if err != nil {
@@ -115,7 +119,8 @@ func (p *Provider) WithCipherSuites(ids ...uint16) (*Provider, error) {
 	return wrapProvider(np), nil
 }
 
-// FIPS reports whether the provider runs in FIPS mode.
+// FIPS reports whether the provider runs in FIPS mode (false once the
+// provider is closed).
 func (p *Provider) FIPS() bool {
 	c, ok := p.acquire()
 	if !ok {
@@ -141,7 +146,8 @@ func (p *Provider) Close() error {
 }
 
 // CipherSuites lists the default provider's cipher suites in preference
-// order (what a config without Provider or CipherSuites offers).
+// order (what a config without Provider or CipherSuites offers). It fails
+// only when DefaultProvider does, with the same *Error.
 func CipherSuites() ([]CipherSuite, error) {
 	p, err := DefaultProvider()
 	if err != nil {

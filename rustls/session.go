@@ -34,7 +34,10 @@ type SessionStore interface {
 }
 
 // MemorySessionStore is a bounded in-memory SessionStore that evicts the
-// least recently stored entry when full.
+// least recently stored entry when full. It is safe for concurrent use
+// and may be shared by any number of configs (each config's keys start
+// with its own policy fingerprint, so they never collide). It holds no C
+// memory and needs no Close; Put copies the value it stores.
 type MemorySessionStore struct {
 	mu    sync.Mutex
 	max   int

@@ -40,7 +40,9 @@ const (
 // (ALPN), ServerName (SNI), PeerCertificates, VerifiedChains, OCSPResponse
 // and DidResume. net/http uses it to fill Request.TLS. Before the
 // handshake completes, or after it failed, it returns a zero state with
-// HandshakeComplete false.
+// HandshakeComplete false. It does no I/O, never runs the handshake, and
+// is safe to call from any goroutine, concurrently with Read, Write and
+// Close (after Close it still reports the completed handshake).
 //
 // PeerCertificates is the peer's chain exactly as rustls verified it, end
 // entity first (on a resumed connection: as verified when the session was
@@ -99,7 +101,10 @@ func (s *Stream) CipherSuiteName() string {
 }
 
 // HandshakeKind reports whether the handshake was full, full with a
-// HelloRetryRequest, or resumed.
+// HelloRetryRequest, or resumed: HandshakeUnknown before the handshake has
+// completed or when it failed. Like ConnectionState, KeyExchangeGroup and
+// CipherSuiteName (which return "" then), it never blocks and is safe to
+// call concurrently with Read, Write and Close.
 func (s *Stream) HandshakeKind() HandshakeKind {
 	if c := s.stateSnapshot(); c != nil {
 		return HandshakeKind(c.kind)

@@ -1,3 +1,21 @@
+// Stream: one TLS connection over a net.Conn, split as crypto/tls's Conn
+// is into an in half (stream_read.go: transport reads, the record scanner,
+// decryption, Read) and an out half (stream_write.go: Write, gathering,
+// Flush, CloseWrite, KeyUpdate; stream_direct.go: sending straight from
+// rustls's buffers to the socket). Each half has its own mutex, so one
+// goroutine may Read while another Writes; both reach rustls through the
+// core (core.go), one C call at a time. The handshake (handshake.go) runs
+// once, before the first Read or Write, and Close (stream_close*.go) may
+// come from any goroutine at any moment.
+//
+// This file holds the Stream type, its options, the buffer pools and the
+// deadlines. Lock order: a half's mutex, then core.mu (held for one C call
+// only); dlMu and stateMu are taken last and held briefly. User callbacks
+// run only inside a C call, so with core.mu held (and the in half's mutex
+// during a Read or a handshake step): that is why the Stream's own
+// methods refuse to run inside its callbacks, and why Close waits for
+// neither.
+
 package rustls
 
 import (

@@ -1,3 +1,10 @@
+// Close: ending a Stream cleanly (close_notify, then a TCP linger so the
+// kernel does not reset data still in flight) or abruptly (a broken
+// transport, a Write in progress, a stuck callback), from any goroutine,
+// without ever waiting for a user callback. release frees the C side and
+// the buffers; stream_close_linux.go and stream_close_other.go tell
+// whether the peer has acknowledged everything sent (SIOCOUTQ on Linux).
+
 package rustls
 
 import (

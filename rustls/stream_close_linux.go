@@ -1,5 +1,8 @@
 //go:build linux
 
+// Linux part of Close's linger: SIOCOUTQ tells when the peer has
+// acknowledged everything sent, so Close need not wait for its EOF.
+
 package rustls
 
 import (

@@ -1,5 +1,8 @@
 //go:build !linux
 
+// Close's linger elsewhere: without SIOCOUTQ it waits for the peer's EOF
+// or the close deadline.
+
 package rustls
 
 import "syscall"

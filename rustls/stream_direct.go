@@ -1,3 +1,10 @@
+// Direct output and its socket plumbing: the out half's C calls
+// (callOut) send ciphertext from rustls's buffers straight to a TCP or
+// Unix stream socket (one non-blocking sendmsg per rustls flush, in
+// gr_fd_sendv), inside syscall.RawConn.Write. The rules that keep the
+// stream in order and the deadline and Close semantics of net.Conn intact
+// are in the comment below the imports.
+
 package rustls
 
 import (

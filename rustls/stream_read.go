@@ -1,3 +1,27 @@
+// The in half: Read, from the transport to the caller's buffer.
+//
+// Read takes in.mu and loops: plaintext left over from the last C call
+// (spill) is returned first; otherwise, when rustls may hold plaintext or
+// the buffered ciphertext completes a TLS record, one C call
+// (core.read -> cgo.Conn.Read -> gr_conn_read) feeds the ciphertext to
+// rustls (read_tls, process_new_packets) and copies the plaintext out
+// (rustls_connection_read) into the caller's buffer, the overflow into
+// spill; otherwise it reads the transport (net.Conn.Read, outside any C
+// call and without core.mu). So a steady-state Read is one system call
+// and one cgo call, and allocates nothing.
+//
+// The record scanner (inHalf.scan) follows the 5-byte TLS record headers
+// in the bytes as they arrive, so that rustls is called only once a
+// record is complete: a partial record would cost a C call that yields
+// nothing. Input that does not look like TLS records is handed over as it
+// comes, for rustls to judge.
+//
+// End of stream, errors and ordering: close_notify is io.EOF, transport
+// EOF without it io.ErrUnexpectedEOF; plaintext decrypted before a bad
+// record is delivered before the error; records rustls produces while
+// reading (alerts, KeyUpdate answers) are handed to the out half
+// (kickFlush) without waiting for a concurrent Write.
+
 package rustls
 
 import (

@@ -1,3 +1,26 @@
+// The out half: Write, Flush, CloseWrite, KeyUpdate and ReadFrom, from the
+// caller's bytes to the transport.
+//
+// Write takes out.mu. Unless the stream is write-through, a write smaller
+// than one record (16 KiB) is gathered into a Go buffer (no C call at all)
+// until a record is full or the caller flushes; a larger one, or a full
+// gathered record, goes to rustls in one C call (core.write ->
+// cgo.Conn.Write -> gr_conn_write: rustls_connection_write, plus
+// write_tls when rustls's buffer fills or the write flushes), or in one
+// per about 80 KiB moved when it is larger than rustls's buffer. On a TCP or Unix socket that same C call sends the
+// ciphertext straight to the socket with a non-blocking sendmsg
+// (stream_direct.go); only what the socket refuses is copied into the Go
+// buffer (buf[start:end]) and written through net.Conn.Write, where the
+// write blocks, honours the deadline and sees Close, without core.mu. On
+// other transports the ciphertext is always copied out and written that
+// way.
+//
+// The count a Write returns is exactly what will reach the peer: bytes
+// are counted when gathered or taken by rustls, and their ciphertext
+// stays queued in order across deadlines until a later Write, Flush or
+// Close sends it. Records the read path produced (alerts, KeyUpdate
+// answers) are sent by whoever holds the out half next (unlockOut).
+
 package rustls
 
 import (

@@ -1,3 +1,9 @@
+// The TLS wire-format reader used by the ClientHello parser
+// (hello_parse.go) and by the stored-session checks (session_policy.go):
+// bounds-checked big-endian integers and length-prefixed vectors over
+// untrusted bytes. The record scanner that follows TLS record headers in a
+// Stream's input is inHalf.scan, in stream_read.go.
+
 package rustls
 
 // wireReader reads the big-endian, length-prefixed encodings TLS uses (a

@@ -26,6 +26,8 @@ type ProxyError struct {
 	Status     string // e.g. "407 Proxy Authentication Required"
 }
 
+// Error says which proxy refused the tunnel to which target, with the
+// proxy's status.
 func (e *ProxyError) Error() string {
 	return fmt.Sprintf("rustlshttp: proxy %s refused CONNECT to %s: %s", e.Proxy, e.Target, e.Status)
 }

@@ -299,12 +299,18 @@ func (s *Server) baseContext(ln net.Listener) (ctx context.Context, err error) {
 }
 
 // ListenAndServe serves handler over HTTPS on addr with cfg: HTTP/2 when
-// cfg's NextProtos let ALPN choose "h2", HTTP/1.1 otherwise.
+// cfg's NextProtos let ALPN choose "h2", HTTP/1.1 otherwise. It blocks
+// while it serves and always returns a non-nil error: the listen error
+// (an address in use, say) at once, or the listener's failure. A nil cfg
+// is an error. It does not own cfg: keep it open while serving, and close
+// it afterwards. For graceful shutdown, timeouts and the other settings,
+// use a Server.
 func ListenAndServe(addr string, cfg *rustls.ServerConfig, handler http.Handler) error {
 	return (&Server{Config: cfg, Handler: handler}).ListenAndServe(addr)
 }
 
-// Serve is ListenAndServe on an existing listener.
+// Serve is ListenAndServe on an existing listener, which it closes when it
+// returns.
 func Serve(ln net.Listener, cfg *rustls.ServerConfig, handler http.Handler) error {
 	return (&Server{Config: cfg, Handler: handler}).Serve(ln)
 }

@@ -139,12 +139,19 @@ type noCryptoTLS struct{}
 
 func (noCryptoTLS) Read([]byte) (int, error) { return 0, errCryptoTLS }
 
-// NewTransport returns a Transport for cfg. It does not own cfg.
+// NewTransport returns a Transport for cfg. It does not own cfg: keep cfg
+// open while the Transport makes connections. With a nil cfg every https
+// request fails, before any dial, with an error saying Transport.Config is
+// nil, until SetClientConfig gives one.
 func NewTransport(cfg *rustls.ClientConfig) *Transport {
 	return &Transport{Config: cfg}
 }
 
-// NewClient returns an http.Client that uses a new Transport for cfg.
+// NewClient returns an http.Client that uses a new Transport for cfg
+// (see NewTransport), with no timeout of its own: bound requests with
+// their context or the Client's Timeout. The Transport does not own cfg;
+// keep cfg open while the client makes connections. The client's
+// CloseIdleConnections closes the Transport's idle connections.
 func NewClient(cfg *rustls.ClientConfig) *http.Client {
 	return &http.Client{Transport: NewTransport(cfg)}
 }
