@@ -127,7 +127,7 @@ func (r *runner) http() error {
 		for _, t := range missing {
 			pkgs = append(pkgs, HTTPTools[t])
 		}
-		msg := fmt.Sprintf("http: not measured: %s not found (Debian: apt-get install %s, or build/install-bench-deps.sh)",
+		msg := fmt.Sprintf("http: not measured: %s not found (Debian: apt-get install %s, or build/install-deps.sh bench)",
 			strings.Join(missing, " and "), strings.Join(pkgs, " "))
 		if slices.Contains(r.opts.Only, "http") {
 			return errors.New("bench: " + msg)
