@@ -8,9 +8,11 @@ WORKDIR /src
 COPY build/ build/
 RUN bash build/librustls.sh aws-lc-rs /src/build/out/aws-lc-rs
 
-# Stage 2: Go toolchain, the prebuilt librustls, and the tests.
+# Stage 2: Go toolchain, the prebuilt librustls, and the tests. The packages after cmake are
+# build/install-deps.sh's (make test-deps): interop peers, load generators, clang for make asan.
 FROM golang:1.26-bookworm AS go
-RUN apt-get update && apt-get install -y --no-install-recommends pkg-config cmake openssl gnutls-bin curl \
+RUN apt-get update && apt-get install -y --no-install-recommends pkg-config cmake \
+    openssl gnutls-bin curl nghttp2-client wrk clang \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=rust /usr/local/cargo /usr/local/cargo
 COPY --from=rust /usr/local/rustup /usr/local/rustup

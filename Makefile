@@ -91,15 +91,14 @@ test-install: $(LIBDEP)
 demo: $(LIBDEP)
 	$(GO) run $(GOTAGS) ./cmd/gorustls demo
 
-# Debian peers (openssl, gnutls, curl) for the interop tests, and the load
-# generators the bench tests drive.
+# Debian peers (openssl, gnutls, curl) for the interop tests, the load
+# generators the bench tests drive, and clang for make asan.
 test-deps:
-	@bash build/install-test-deps.sh
-	@bash build/install-bench-deps.sh
+	@bash build/install-deps.sh interop bench asan
 
 # Load generators for the http benchmark group: h2load (nghttp2-client), wrk.
 bench-deps:
-	@bash build/install-bench-deps.sh
+	@bash build/install-deps.sh bench
 
 vet: $(LIBDEP)
 	$(GO) vet $(GOTAGS) ./...

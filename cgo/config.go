@@ -180,82 +180,19 @@ func (c *ServerConfig) Free() {
 	}
 }
 
-func providerPtr(p *Provider) *C.struct_rustls_crypto_provider {
-	if p == nil {
-		return nil
-	}
-	return p.p
-}
-
-// versionsArg returns a C array of versions (caller frees) or nil.
-func versionsArg(v []uint16) (*C.uint16_t, C.size_t) {
-	if len(v) == 0 {
-		return nil, 0
-	}
-	p := (*C.uint16_t)(C.malloc(C.size_t(2 * len(v))))
-	s := unsafe.Slice(p, len(v))
-	for i, x := range v {
-		s[i] = C.uint16_t(x)
-	}
-	return p, C.size_t(len(v))
-}
-
-// alpnArg copies protocol names into one C block plus a slice array.
-func alpnArg(protos [][]byte) (*C.struct_rustls_slice_bytes, func()) {
-	total := 0
-	for _, p := range protos {
-		total += len(p)
-	}
-	arr := (*C.struct_rustls_slice_bytes)(C.malloc(C.size_t(len(protos)) * C.size_t(unsafe.Sizeof(C.struct_rustls_slice_bytes{}))))
-	data := (*C.uint8_t)(C.malloc(C.size_t(total + 1)))
-	as := unsafe.Slice(arr, len(protos))
-	ds := unsafe.Slice(data, total+1)
-	off := 0
-	for i, p := range protos {
-		for j, b := range p {
-			ds[off+j] = C.uint8_t(b)
-		}
-		as[i].data = &ds[off]
-		as[i].len = C.size_t(len(p))
-		off += len(p)
-	}
-	return arr, func() { C.free(unsafe.Pointer(arr)); C.free(unsafe.Pointer(data)) }
-}
-
-func certKeysArg(keys []*CertifiedKey) (**C.struct_rustls_certified_key, func()) {
-	arr := (**C.struct_rustls_certified_key)(C.malloc(C.size_t(len(keys)) * C.size_t(unsafe.Sizeof(uintptr(0)))))
-	s := unsafe.Slice(arr, len(keys))
-	for i, k := range keys {
-		s[i] = k.p
-	}
-	return arr, func() { C.free(unsafe.Pointer(arr)) }
-}
-
 // BuildServerConfig runs the rustls_server_config_builder for spec.
 func BuildServerConfig(spec *ServerSpec) (*ServerConfig, error) {
-	var b *C.struct_rustls_server_config_builder
-	vp, vn := versionsArg(spec.Versions)
-	if vp != nil {
-		defer C.free(unsafe.Pointer(vp))
+	st, err := startBuilder(spec.Provider, spec.Versions)
+	if err != nil {
+		return nil, err
 	}
-	prov := providerPtr(spec.Provider)
-	if prov == nil && vp == nil {
+	defer st.free()
+	var b *C.struct_rustls_server_config_builder
+	if !st.custom {
 		b = C.rustls_server_config_builder_new()
-	} else {
-		if prov == nil {
-			dp, err := DefaultProvider()
-			if err != nil {
-				return nil, err
-			}
-			defer dp.Free()
-			prov = dp.p
-		}
-		if vp == nil {
-			vp, vn = &C.RUSTLS_DEFAULT_VERSIONS[0], C.RUSTLS_DEFAULT_VERSIONS_LEN
-		}
-		if r := uint32(C.rustls_server_config_builder_new_custom(prov, vp, vn, &b)); r != ResultOK {
-			return nil, &Error{Code: r, Op: "start server config (provider and versions)"}
-		}
+	} else if err := check(C.rustls_server_config_builder_new_custom(st.prov, st.vp, st.vn, &b),
+		"start server config (provider and versions)"); err != nil {
+		return nil, err
 	}
 	built := false
 	defer func() {
@@ -264,56 +201,49 @@ func BuildServerConfig(spec *ServerSpec) (*ServerConfig, error) {
 		}
 	}()
 	if spec.ClientAuth != 0 {
-		v, err := buildClientVerifier(spec, prov)
+		v, err := buildClientVerifier(spec, st.prov)
 		if err != nil {
 			return nil, err
 		}
 		C.rustls_server_config_builder_set_client_verifier(b, v)
 		C.rustls_client_cert_verifier_free(v)
 	}
-	if len(spec.ALPN) > 0 {
-		arr, free := alpnArg(spec.ALPN)
-		r := uint32(C.rustls_server_config_builder_set_alpn_protocols(b, arr, C.size_t(len(spec.ALPN))))
-		free()
-		if r != ResultOK {
-			return nil, &Error{Code: r, Op: "set ALPN protocols"}
-		}
+	if err := setALPN(spec.ALPN, func(arr *C.struct_rustls_slice_bytes, n C.size_t) C.rustls_result {
+		return C.rustls_server_config_builder_set_alpn_protocols(b, arr, n)
+	}); err != nil {
+		return nil, err
 	}
 	if spec.IgnoreClientOrder {
-		if r := uint32(C.rustls_server_config_builder_set_ignore_client_order(b, true)); r != ResultOK {
-			return nil, &Error{Code: r, Op: "set ignore client order"}
+		if err := check(C.rustls_server_config_builder_set_ignore_client_order(b, true), "set ignore client order"); err != nil {
+			return nil, err
 		}
 	}
-	if len(spec.Keys) > 0 {
-		arr, free := certKeysArg(spec.Keys)
-		r := uint32(C.rustls_server_config_builder_set_certified_keys(b, arr, C.size_t(len(spec.Keys))))
-		free()
-		if r != ResultOK {
-			return nil, &Error{Code: r, Op: "set server certificates"}
-		}
+	if err := setKeys(spec.Keys, "set server certificates", func(arr **C.struct_rustls_certified_key, n C.size_t) C.rustls_result {
+		return C.rustls_server_config_builder_set_certified_keys(b, arr, n)
+	}); err != nil {
+		return nil, err
 	}
-	if spec.KeylogSlot >= 0 {
-		if r := uint32(C.rustls_server_config_builder_set_key_log(b, C.gr_keylog_slot(C.int(spec.KeylogSlot)), nil)); r != ResultOK {
-			return nil, &Error{Code: r, Op: "set key log"}
-		}
-	} else if spec.KeylogFile {
-		if r := uint32(C.rustls_server_config_builder_set_key_log_file(b)); r != ResultOK {
-			return nil, &Error{Code: r, Op: "set key log file"}
-		}
+	if err := setKeyLog(spec.KeylogSlot, spec.KeylogFile,
+		func(cb C.rustls_keylog_log_callback) C.rustls_result {
+			return C.rustls_server_config_builder_set_key_log(b, cb, nil)
+		},
+		func() C.rustls_result { return C.rustls_server_config_builder_set_key_log_file(b) }); err != nil {
+		return nil, err
 	}
 	if spec.SessionStore {
 		C.rustls_server_config_builder_set_persistence(b, C.rustls_session_store_get_callback(C.gr_session_get_cb),
 			C.rustls_session_store_put_callback(C.gr_session_put_cb))
 	}
 	if spec.HelloCallback {
-		if r := uint32(C.rustls_server_config_builder_set_hello_callback(b, C.rustls_client_hello_callback(C.gr_hello_cb))); r != ResultOK {
-			return nil, &Error{Code: r, Op: "set certificate selection callback"}
+		if err := check(C.rustls_server_config_builder_set_hello_callback(b, C.rustls_client_hello_callback(C.gr_hello_cb)),
+			"set certificate selection callback"); err != nil {
+			return nil, err
 		}
 	}
 	var out *C.struct_rustls_server_config
 	built = true // build consumes the builder, on success and on failure
-	if r := uint32(C.rustls_server_config_builder_build(b, &out)); r != ResultOK {
-		return nil, &Error{Code: r, Op: "build server config"}
+	if err := check(C.rustls_server_config_builder_build(b, &out), "build server config"); err != nil {
+		return nil, err
 	}
 	return &ServerConfig{p: out}, nil
 }
@@ -329,22 +259,19 @@ func buildClientVerifier(spec *ServerSpec, prov *C.struct_rustls_crypto_provider
 		vb = C.rustls_web_pki_client_cert_verifier_builder_new(spec.ClientRoots.p)
 	}
 	defer C.rustls_web_pki_client_cert_verifier_builder_free(vb)
-	for i, crl := range spec.ClientCRLs {
-		if len(crl) == 0 {
-			return nil, &Error{Code: uint32(C.RUSTLS_RESULT_CERT_REVOCATION_LIST_PARSE_ERROR), Op: "add CRL", Detail: fmt.Sprintf("CRL %d is empty", i)}
-		}
-		if r := uint32(C.rustls_web_pki_client_cert_verifier_builder_add_crl(vb, bytesPtr(crl), C.size_t(len(crl)))); r != ResultOK {
-			return nil, &Error{Code: r, Op: "add CRL", Detail: fmt.Sprintf("CRL %d", i)}
-		}
+	if err := addCRLs(spec.ClientCRLs, func(crl *C.uint8_t, n C.size_t) C.rustls_result {
+		return C.rustls_web_pki_client_cert_verifier_builder_add_crl(vb, crl, n)
+	}); err != nil {
+		return nil, err
 	}
 	if spec.ClientAuth == 1 {
-		if r := uint32(C.rustls_web_pki_client_cert_verifier_builder_allow_unauthenticated(vb)); r != ResultOK {
-			return nil, &Error{Code: r, Op: "allow unauthenticated clients"}
+		if err := check(C.rustls_web_pki_client_cert_verifier_builder_allow_unauthenticated(vb), "allow unauthenticated clients"); err != nil {
+			return nil, err
 		}
 	}
 	var v *C.struct_rustls_client_cert_verifier
-	if r := uint32(C.rustls_web_pki_client_cert_verifier_builder_build(vb, &v)); r != ResultOK {
-		return nil, &Error{Code: r, Op: "build client certificate verifier"}
+	if err := check(C.rustls_web_pki_client_cert_verifier_builder_build(vb, &v), "build client certificate verifier"); err != nil {
+		return nil, err
 	}
 	return v, nil
 }
@@ -381,29 +308,17 @@ func (c *ClientConfig) Free() {
 
 // BuildClientConfig runs the rustls_client_config_builder for spec.
 func BuildClientConfig(spec *ClientSpec) (*ClientConfig, error) {
-	var b *C.struct_rustls_client_config_builder
-	vp, vn := versionsArg(spec.Versions)
-	if vp != nil {
-		defer C.free(unsafe.Pointer(vp))
+	st, err := startBuilder(spec.Provider, spec.Versions)
+	if err != nil {
+		return nil, err
 	}
-	prov := providerPtr(spec.Provider)
-	if prov == nil && vp == nil {
+	defer st.free()
+	var b *C.struct_rustls_client_config_builder
+	if !st.custom {
 		b = C.rustls_client_config_builder_new()
-	} else {
-		if prov == nil {
-			dp, err := DefaultProvider()
-			if err != nil {
-				return nil, err
-			}
-			defer dp.Free()
-			prov = dp.p
-		}
-		if vp == nil {
-			vp, vn = &C.RUSTLS_DEFAULT_VERSIONS[0], C.RUSTLS_DEFAULT_VERSIONS_LEN
-		}
-		if r := uint32(C.rustls_client_config_builder_new_custom(prov, vp, vn, &b)); r != ResultOK {
-			return nil, &Error{Code: r, Op: "start client config (provider and versions)"}
-		}
+	} else if err := check(C.rustls_client_config_builder_new_custom(st.prov, st.vp, st.vn, &b),
+		"start client config (provider and versions)"); err != nil {
+		return nil, err
 	}
 	built := false
 	defer func() {
@@ -411,25 +326,70 @@ func BuildClientConfig(spec *ClientSpec) (*ClientConfig, error) {
 			C.rustls_client_config_builder_free(b)
 		}
 	}()
+	if err := setServerVerifier(b, spec, st.prov); err != nil {
+		return nil, err
+	}
+	if err := setALPN(spec.ALPN, func(arr *C.struct_rustls_slice_bytes, n C.size_t) C.rustls_result {
+		return C.rustls_client_config_builder_set_alpn_protocols(b, arr, n)
+	}); err != nil {
+		return nil, err
+	}
+	if spec.DisableSNI {
+		C.rustls_client_config_builder_set_enable_sni(b, false)
+	}
+	if err := setKeys(spec.Keys, "set client certificate", func(arr **C.struct_rustls_certified_key, n C.size_t) C.rustls_result {
+		return C.rustls_client_config_builder_set_certified_key(b, arr, n)
+	}); err != nil {
+		return nil, err
+	}
+	if err := setKeyLog(spec.KeylogSlot, spec.KeylogFile,
+		func(cb C.rustls_keylog_log_callback) C.rustls_result {
+			return C.rustls_client_config_builder_set_key_log(b, cb, nil)
+		},
+		func() C.rustls_result { return C.rustls_client_config_builder_set_key_log_file(b) }); err != nil {
+		return nil, err
+	}
+	if len(spec.ECHConfigList) > 0 || spec.ECHGrease {
+		hpke := C.rustls_supported_hpke()
+		if hpke == nil {
+			return nil, &Error{Code: uint32(C.RUSTLS_RESULT_HPKE_ERROR), Op: "enable ECH", Detail: "the crypto provider offers no HPKE suites"}
+		}
+		if len(spec.ECHConfigList) > 0 {
+			err = check(C.rustls_client_config_builder_enable_ech(b, bytesPtr(spec.ECHConfigList), C.size_t(len(spec.ECHConfigList)), hpke), "enable ECH")
+		} else {
+			err = check(C.rustls_client_config_builder_enable_ech_grease(b, hpke), "enable ECH GREASE")
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	var out *C.struct_rustls_client_config
+	built = true // build consumes the builder, on success and on failure
+	if err := check(C.rustls_client_config_builder_build(b, &out), "build client config"); err != nil {
+		return nil, err
+	}
+	return &ClientConfig{p: out}, nil
+}
+
+// setServerVerifier installs spec's way of verifying servers on b: the Go
+// callback, the platform verifier or web-pki with spec.Roots (and CRLs);
+// with none, b keeps none and its build fails saying so.
+func setServerVerifier(b *C.struct_rustls_client_config_builder, spec *ClientSpec, prov *C.struct_rustls_crypto_provider) error {
+	var v *C.struct_rustls_server_cert_verifier
 	switch {
 	case spec.Dangerous:
-		if r := uint32(C.rustls_client_config_builder_dangerous_set_certificate_verifier(b,
-			C.rustls_verify_server_cert_callback(C.gr_verify_server_cert_cb))); r != ResultOK {
-			return nil, &Error{Code: r, Op: "set custom certificate verifier"}
-		}
+		return check(C.rustls_client_config_builder_dangerous_set_certificate_verifier(b,
+			C.rustls_verify_server_cert_callback(C.gr_verify_server_cert_cb)), "set custom certificate verifier")
 	case spec.PlatformRoots:
-		var v *C.struct_rustls_server_cert_verifier
-		var r uint32
+		var r C.rustls_result
 		if prov != nil {
-			r = uint32(C.rustls_platform_server_cert_verifier_try_with_provider(prov, &v))
+			r = C.rustls_platform_server_cert_verifier_try_with_provider(prov, &v)
 		} else {
-			r = uint32(C.rustls_platform_server_cert_verifier(&v))
+			r = C.rustls_platform_server_cert_verifier(&v)
 		}
-		if r != ResultOK {
-			return nil, &Error{Code: r, Op: "load the platform certificate verifier"}
+		if err := check(r, "load the platform certificate verifier"); err != nil {
+			return err
 		}
-		C.rustls_client_config_builder_set_server_verifier(b, v)
-		C.rustls_server_cert_verifier_free(v)
 	case spec.Roots != nil:
 		var vb *C.struct_rustls_web_pki_server_cert_verifier_builder
 		if prov != nil {
@@ -438,67 +398,18 @@ func BuildClientConfig(spec *ClientSpec) (*ClientConfig, error) {
 			vb = C.rustls_web_pki_server_cert_verifier_builder_new(spec.Roots.p)
 		}
 		defer C.rustls_web_pki_server_cert_verifier_builder_free(vb)
-		for i, crl := range spec.CRLs {
-			if len(crl) == 0 {
-				return nil, &Error{Code: uint32(C.RUSTLS_RESULT_CERT_REVOCATION_LIST_PARSE_ERROR), Op: "add CRL", Detail: fmt.Sprintf("CRL %d is empty", i)}
-			}
-			if r := uint32(C.rustls_web_pki_server_cert_verifier_builder_add_crl(vb, bytesPtr(crl), C.size_t(len(crl)))); r != ResultOK {
-				return nil, &Error{Code: r, Op: "add CRL", Detail: fmt.Sprintf("CRL %d", i)}
-			}
+		if err := addCRLs(spec.CRLs, func(crl *C.uint8_t, n C.size_t) C.rustls_result {
+			return C.rustls_web_pki_server_cert_verifier_builder_add_crl(vb, crl, n)
+		}); err != nil {
+			return err
 		}
-		var v *C.struct_rustls_server_cert_verifier
-		if r := uint32(C.rustls_web_pki_server_cert_verifier_builder_build(vb, &v)); r != ResultOK {
-			return nil, &Error{Code: r, Op: "build server certificate verifier"}
+		if err := check(C.rustls_web_pki_server_cert_verifier_builder_build(vb, &v), "build server certificate verifier"); err != nil {
+			return err
 		}
-		C.rustls_client_config_builder_set_server_verifier(b, v)
-		C.rustls_server_cert_verifier_free(v)
+	default:
+		return nil
 	}
-	if len(spec.ALPN) > 0 {
-		arr, free := alpnArg(spec.ALPN)
-		r := uint32(C.rustls_client_config_builder_set_alpn_protocols(b, arr, C.size_t(len(spec.ALPN))))
-		free()
-		if r != ResultOK {
-			return nil, &Error{Code: r, Op: "set ALPN protocols"}
-		}
-	}
-	if spec.DisableSNI {
-		C.rustls_client_config_builder_set_enable_sni(b, false)
-	}
-	if len(spec.Keys) > 0 {
-		arr, free := certKeysArg(spec.Keys)
-		r := uint32(C.rustls_client_config_builder_set_certified_key(b, arr, C.size_t(len(spec.Keys))))
-		free()
-		if r != ResultOK {
-			return nil, &Error{Code: r, Op: "set client certificate"}
-		}
-	}
-	if spec.KeylogSlot >= 0 {
-		if r := uint32(C.rustls_client_config_builder_set_key_log(b, C.gr_keylog_slot(C.int(spec.KeylogSlot)), nil)); r != ResultOK {
-			return nil, &Error{Code: r, Op: "set key log"}
-		}
-	} else if spec.KeylogFile {
-		if r := uint32(C.rustls_client_config_builder_set_key_log_file(b)); r != ResultOK {
-			return nil, &Error{Code: r, Op: "set key log file"}
-		}
-	}
-	if len(spec.ECHConfigList) > 0 || spec.ECHGrease {
-		hpke := C.rustls_supported_hpke()
-		if hpke == nil {
-			return nil, &Error{Code: uint32(C.RUSTLS_RESULT_HPKE_ERROR), Op: "enable ECH", Detail: "the crypto provider offers no HPKE suites"}
-		}
-		if len(spec.ECHConfigList) > 0 {
-			r := uint32(C.rustls_client_config_builder_enable_ech(b, bytesPtr(spec.ECHConfigList), C.size_t(len(spec.ECHConfigList)), hpke))
-			if r != ResultOK {
-				return nil, &Error{Code: r, Op: "enable ECH"}
-			}
-		} else if r := uint32(C.rustls_client_config_builder_enable_ech_grease(b, hpke)); r != ResultOK {
-			return nil, &Error{Code: r, Op: "enable ECH GREASE"}
-		}
-	}
-	var out *C.struct_rustls_client_config
-	built = true // build consumes the builder, on success and on failure
-	if r := uint32(C.rustls_client_config_builder_build(b, &out)); r != ResultOK {
-		return nil, &Error{Code: r, Op: "build client config"}
-	}
-	return &ClientConfig{p: out}, nil
+	C.rustls_client_config_builder_set_server_verifier(b, v)
+	C.rustls_server_cert_verifier_free(v)
+	return nil
 }

@@ -157,20 +157,20 @@ func TestAttack10StartHandshakeAbandonDuringIntoStream(t *testing.T) {
 	})
 }
 
-// A LazyListener.ErrorLog that panics (a logger bug) is user code run on
-// the listener's own goroutine without recover: the whole process dies on
-// the first failed handshake. Run in a child process.
-func TestAttack10LazyListenerErrorLogPanic(t *testing.T) {
+// A LazyListener.Logger whose handler panics (a logger bug) is user code
+// run on the listener's own goroutine: unrecovered, the whole process
+// would die on the first failed handshake. Run in a child process.
+func TestAttack10LazyListenerLoggerPanic(t *testing.T) {
 	inChild(t, func(t *testing.T) {
 		scfg := serverConfig(t, nil)
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		require.NoError(t, err)
 		l := NewLazyListener(ln, &LazyAcceptor{Choose: func(*ClientHello) (*ServerConfig, error) { return scfg, nil }})
 		var calls atomic.Int32
-		l.ErrorLog = func(net.Addr, error) {
+		l.Logger = slog.New(funcHandler(func(slog.Record) {
 			calls.Add(1)
 			panic("logger bug")
-		}
+		}))
 		defer l.Close()
 		go func() { _, _ = l.Accept() }()
 		c, err := net.Dial("tcp", ln.Addr().String())

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -45,7 +46,7 @@ func (r *chaosRun) chaosListeners() {
 		Options: StreamOptions{HandshakeTimeout: hsTimeout},
 	})
 	var lazyErrs atomic.Int64
-	lazy.ErrorLog = func(net.Addr, error) { lazyErrs.Add(1) }
+	lazy.Logger = slog.New(funcHandler(func(slog.Record) { lazyErrs.Add(1) }))
 	listeners := []net.Listener{plain, lazy}
 	var srv sync.WaitGroup
 	for i, ln := range listeners {

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"io"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/gorustls/gorustls/cgo"
@@ -198,27 +199,17 @@ func NewClientConfig(o ClientOptions) (*ClientConfig, error) {
 		defer o.Certificate.r.release()
 		spec.Keys = []*cgo.CertifiedKey{k}
 	}
-	prov, freeProv, err := resolveProvider(o.Provider, o.CipherSuites, op)
+	common := commonOptions{Provider: o.Provider, CipherSuites: o.CipherSuites, Versions: o.Versions,
+		KeyLogWriter: o.KeyLogWriter, KeyLogFromEnv: o.KeyLogFromEnv}
+	prov, slot, release, err := common.resolve(op)
 	if err != nil {
 		return nil, err
 	}
-	defer freeProv()
-	if err := checkSuitesUsable(prov, o.Versions, op); err != nil {
-		return nil, err
-	}
-	spec.Provider = prov
-	if o.KeyLogFromEnv && o.KeyLogWriter == nil {
-		if err := prepareKeyLogFile(op); err != nil {
-			return nil, err
-		}
-	}
-	if spec.KeylogSlot, err = keylogSlot(o.KeyLogWriter, op); err != nil {
-		return nil, err
-	}
-	c, err := cgo.BuildClientConfig(spec)
+	defer release()
+	spec.Provider, spec.KeylogSlot = prov, slot
+	c, err := buildConfig(slot, op, func() (*cgo.ClientConfig, error) { return cgo.BuildClientConfig(spec) })
 	if err != nil {
-		cgo.ReleaseKeylogSlot(spec.KeylogSlot)
-		return nil, annotate(fromCgo(err), op)
+		return nil, err
 	}
 	cc := &ClientConfig{
 		c:          c,
@@ -227,7 +218,7 @@ func NewClientConfig(o ClientOptions) (*ClientConfig, error) {
 		nextProtos: append([]string(nil), o.NextProtos...),
 	}
 	cc.life.peer = newPeerCheck(rootPEMs, o.SystemRoots, x509.ExtKeyUsageServerAuth, o.VerifyConnection)
-	cc.cleanup = runtime.AddCleanup(cc, func(l *configLife) { l.close() }, cc.life)
+	cc.cleanup = watchConfig(cc, cc.life)
 	return cc, nil
 }
 
@@ -237,15 +228,12 @@ func (c *ClientConfig) Close() error {
 	if c == nil {
 		return nil
 	}
-	c.once.Do(func() {
-		c.cleanup.Stop()
-		c.life.close()
-	})
+	c.life.closeOwner(&c.once, &c.cleanup)
 	return nil
 }
 
 // NextProtos returns a copy of the configured ALPN protocols.
-func (c *ClientConfig) NextProtos() []string { return append([]string(nil), c.nextProtos...) }
+func (c *ClientConfig) NextProtos() []string { return slices.Clone(c.nextProtos) }
 
 func containsVersion(vs []uint16, v uint16) bool {
 	for _, x := range vs {

@@ -3,6 +3,7 @@ package rustls
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"sync"
 	"time"
@@ -116,7 +117,7 @@ const (
 // runs on a goroutine of its own, bounded by the handshake timeout, and
 // Accept returns connections whose handshake has completed: a slow or
 // silent client never blocks Accept or other clients. Connections whose
-// handshake fails are closed and reported to ErrorLog, if set. Its Streams
+// handshake fails are closed and reported to Logger, if set. Its Streams
 // are write-through whatever the LazyAcceptor's Options.WriteThrough says,
 // like everything that hands a Stream to generic net.Conn code (see
 // Listener). It has the same methods as Listener.
@@ -134,10 +135,18 @@ type LazyListener struct {
 	inner   net.Listener
 	la      *LazyAcceptor
 	timeout time.Duration
-	// ErrorLog, if set before the first Accept, receives each failed
-	// handshake with the peer's address. It runs on the connection's
-	// handshake goroutine; a panic in it is recovered and that report lost.
-	ErrorLog func(remote net.Addr, err error)
+	// Logger, if set before the first Accept, receives a record for each
+	// failed handshake, with attributes "remote" (the peer's address) and
+	// "error" (the handshake's error). A failure the client caused (bad or
+	// no ClientHello, timeout, refused name, closed connection) is logged at
+	// slog.LevelInfo: noise a handler may filter out. A panic in a user
+	// callback (Choose, or what it calls) is logged at slog.LevelError,
+	// with "stack" (the panicking goroutine's stack); when Logger is the
+	// LazyAcceptor's Options.Logger, which already reported that panic as
+	// it happened, it is not logged twice. The handler runs on the
+	// connection's handshake goroutine and must not block; a panic in it is
+	// recovered and that record lost.
+	Logger *slog.Logger
 	// MaxHandshakes, if set before the first Accept, bounds the connections
 	// taken from the inner listener and not yet queued for Accept: those
 	// handshaking and those handshaken while the queue is full
@@ -244,15 +253,19 @@ func (l *LazyListener) handshake(c net.Conn) {
 	}
 }
 
-// logError reports a failed handshake to ErrorLog. ErrorLog is user code
-// on the listener's own goroutine: a panic in it is recovered (that report
-// is lost) so that it cannot end the process or the listener.
+// logError reports a failed handshake to Logger (see its doc for the
+// levels); logConnError recovers a panicking handler.
 func (l *LazyListener) logError(c net.Conn, err error) {
-	if l.ErrorLog == nil {
+	if l.Logger == nil {
 		return
 	}
-	defer func() { _ = recover() }()
-	l.ErrorLog(c.RemoteAddr(), err)
+	if isCallbackPanic(err) {
+		if l.Logger != l.la.Options.Logger {
+			logConnError(l.Logger, slog.LevelError, "gorustls: TLS handshake failed: callback panicked", c, err)
+		}
+		return
+	}
+	logConnError(l.Logger, slog.LevelInfo, "gorustls: TLS handshake failed", c, err)
 }
 
 // Accept returns the next connection whose handshake has completed, as a

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -166,7 +167,7 @@ func TestLazyListenerRoutesAndSurvivesSilentClients(t *testing.T) {
 		Options: StreamOptions{HandshakeTimeout: 300 * time.Millisecond},
 	})
 	var failures atomic.Int32
-	ln.ErrorLog = func(net.Addr, error) { failures.Add(1) }
+	ln.Logger = slog.New(funcHandler(func(slog.Record) { failures.Add(1) }))
 	serveEcho(t, ln)
 
 	silent, err := net.Dial("tcp", inner.Addr().String())

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/gorustls/gorustls/cgo"
@@ -275,29 +276,19 @@ func NewServerConfig(o ServerOptions) (*ServerConfig, error) {
 	default:
 		return nil, inputErr(op, "unknown ClientAuth %d", int(o.ClientAuth))
 	}
-	prov, freeProv, err := resolveProvider(o.Provider, o.CipherSuites, op)
+	common := commonOptions{Provider: o.Provider, CipherSuites: o.CipherSuites, Versions: o.Versions,
+		KeyLogWriter: o.KeyLogWriter, KeyLogFromEnv: o.KeyLogFromEnv}
+	prov, slot, release, err := common.resolve(op)
 	if err != nil {
 		return nil, err
 	}
-	defer freeProv()
-	if err := checkSuitesUsable(prov, o.Versions, op); err != nil {
-		return nil, err
-	}
-	spec.Provider = prov
+	defer release()
+	spec.Provider, spec.KeylogSlot = prov, slot
 	spec.SessionStore = o.SessionStore != nil
 	spec.HelloCallback = o.GetCertificate != nil
-	if o.KeyLogFromEnv && o.KeyLogWriter == nil {
-		if err := prepareKeyLogFile(op); err != nil {
-			return nil, err
-		}
-	}
-	if spec.KeylogSlot, err = keylogSlot(o.KeyLogWriter, op); err != nil {
-		return nil, err
-	}
-	c, err := cgo.BuildServerConfig(spec)
+	c, err := buildConfig(slot, op, func() (*cgo.ServerConfig, error) { return cgo.BuildServerConfig(spec) })
 	if err != nil {
-		cgo.ReleaseKeylogSlot(spec.KeylogSlot)
-		return nil, annotate(fromCgo(err), op)
+		return nil, err
 	}
 	var store SessionStore
 	if o.SessionStore != nil {
@@ -312,7 +303,7 @@ func NewServerConfig(o ServerOptions) (*ServerConfig, error) {
 		clientAuth: o.ClientAuth,
 	}
 	sc.life.peer = newPeerCheck(clientCAs, false, x509.ExtKeyUsageClientAuth, o.VerifyConnection)
-	sc.cleanup = runtime.AddCleanup(sc, func(l *configLife) { l.close() }, sc.life)
+	sc.cleanup = watchConfig(sc, sc.life)
 	return sc, nil
 }
 
@@ -322,15 +313,12 @@ func (c *ServerConfig) Close() error {
 	if c == nil {
 		return nil
 	}
-	c.once.Do(func() {
-		c.cleanup.Stop()
-		c.life.close()
-	})
+	c.life.closeOwner(&c.once, &c.cleanup)
 	return nil
 }
 
 // NextProtos returns a copy of the configured ALPN protocols.
-func (c *ServerConfig) NextProtos() []string { return append([]string(nil), c.nextProtos...) }
+func (c *ServerConfig) NextProtos() []string { return slices.Clone(c.nextProtos) }
 
 func checkVersions(vs []uint16, op string) ([]uint16, error) {
 	seen := map[uint16]bool{}

@@ -2,7 +2,6 @@ package rustls
 
 import (
 	"bytes"
-	"context"
 	"crypto/tls"
 	"errors"
 	"log/slog"
@@ -124,24 +123,10 @@ func isCallbackPanic(err error) bool {
 	return errors.As(err, &p)
 }
 
-// logPanic reports a recovered panic to logger, if any, with the stack.
+// logPanic reports a recovered panic to logger, if any, at
+// slog.LevelError with the stack (see logConnError).
 func logPanic(logger *slog.Logger, conn net.Conn, e *Error) {
-	if logger == nil {
-		return
-	}
-	// The logger is user code too, called from a deferred recover: a panic
-	// in its handler must not escape (the record is lost).
-	defer func() { _ = recover() }()
-	stack := debug.Stack()
-	var p *PanicError
-	if errors.As(e, &p) && p.Stack != nil {
-		stack = p.Stack
-	}
-	attrs := []any{"error", e.Error(), "stack", string(stack)}
-	if conn != nil {
-		attrs = append(attrs, "remote", conn.RemoteAddr().String())
-	}
-	logger.Log(context.Background(), slog.LevelError, "gorustls: callback panicked; connection refused", attrs...)
+	logConnError(logger, slog.LevelError, "gorustls: callback panicked; connection refused", conn, e)
 }
 
 // protect runs fn, turning a panic into an error naming the callback.

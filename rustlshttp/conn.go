@@ -3,6 +3,7 @@ package rustlshttp
 import (
 	"context"
 	"crypto/tls"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -87,7 +88,7 @@ func (s *Server) connContext(user func(context.Context, net.Conn) context.Contex
 			case !s.protect("HTTP1.ConnContext", c.RemoteAddr(), func() { out = user(ctx, userConn(c)) }):
 				_ = c.Close()
 			case out == nil:
-				s.logf("rustlshttp: HTTP1.ConnContext returned a nil context for %v; closing the connection", c.RemoteAddr())
+				s.log(slog.LevelError, "rustlshttp: HTTP1.ConnContext returned a nil context; closing the connection", c.RemoteAddr())
 				_ = c.Close()
 			default:
 				ctx = out

@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -53,8 +53,8 @@ func startServer(t *testing.T, srv *Server) (*countingListener, string) {
 	inner, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	ln := &countingListener{Listener: inner}
-	if srv.ErrorLog == nil {
-		srv.ErrorLog = log.New(io.Discard, "", 0)
+	if srv.Logger == nil {
+		srv.Logger = slog.New(slog.DiscardHandler)
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
@@ -238,8 +238,8 @@ func TestServerSilentClientDoesNotBlock(t *testing.T) {
 	var logs strings.Builder
 	var mu sync.Mutex
 	srv := &Server{Config: p.serverConfig(t, "h2", "http/1.1"), Handler: infoHandler,
-		Options:  rustls.StreamOptions{HandshakeTimeout: 300 * time.Millisecond},
-		ErrorLog: log.New(writerFunc(func(b []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return logs.Write(b) }), "", 0)}
+		Options: rustls.StreamOptions{HandshakeTimeout: 300 * time.Millisecond},
+		Logger:  slog.New(slog.NewTextHandler(writerFunc(func(b []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return logs.Write(b) }), nil))}
 	_, url := startServer(t, srv)
 	silent, err := net.Dial("tcp", strings.TrimPrefix(url, "https://"))
 	require.NoError(t, err)
@@ -317,7 +317,7 @@ func TestServerCloseEndsHTTP2Connections(t *testing.T) {
 	p := newPKI(t)
 	inner, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	srv := &Server{Config: p.serverConfig(t, "h2"), Handler: infoHandler, ErrorLog: log.New(io.Discard, "", 0)}
+	srv := &Server{Config: p.serverConfig(t, "h2"), Handler: infoHandler, Logger: slog.New(slog.DiscardHandler)}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(inner) }()
 	s, err := rustls.DialContext(context.Background(), "tcp", inner.Addr().String(), p.clientConfig(t, "h2"), rustls.StreamOptions{})
@@ -417,7 +417,7 @@ func TestServerShutdownAbortsPendingHandshakes(t *testing.T) {
 	p := newPKI(t)
 	inner, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	srv := &Server{Config: p.serverConfig(t, "h2"), Handler: infoHandler, ErrorLog: log.New(io.Discard, "", 0),
+	srv := &Server{Config: p.serverConfig(t, "h2"), Handler: infoHandler, Logger: slog.New(slog.DiscardHandler),
 		Options: rustls.StreamOptions{HandshakeTimeout: time.Minute}}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(inner) }()

@@ -3,6 +3,7 @@ package rustlshttp
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"sync"
 	"time"
@@ -106,7 +107,8 @@ func (l *listener) loop() {
 			}
 			if te, ok := err.(interface{ Temporary() bool }); ok && te.Temporary() {
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				l.s.logf("rustlshttp: Accept error: %v; retrying in %v", err, backoff)
+				l.s.log(slog.LevelWarn, "rustlshttp: Accept failed; retrying", nil,
+					slog.Any("error", err), slog.Duration("backoff", backoff))
 				select {
 				case <-time.After(backoff):
 				case <-l.ctx.Done():
@@ -201,13 +203,13 @@ func (s *Server) handshake(ctx context.Context, raw net.Conn) *rustls.Stream {
 	if sc.plain.Load() {
 		_ = raw.SetWriteDeadline(time.Now().Add(time.Second))
 		_, _ = raw.Write([]byte(plaintextAnswer))
-		s.logf("rustlshttp: TLS handshake error from %s: client sent an HTTP request to an HTTPS server", raw.RemoteAddr())
+		s.log(slog.LevelInfo, "rustlshttp: TLS handshake error: client sent an HTTP request to an HTTPS server", raw.RemoteAddr())
 	} else if p := (*rustls.PanicError)(nil); errors.As(err, &p) {
 		// A user callback panicked: log it as net/http logs a handler
 		// panic, with the stack.
-		s.logf("rustlshttp: panic serving %s: %v\n%s", raw.RemoteAddr(), err, p.Stack)
+		s.logPanicError(raw.RemoteAddr(), p)
 	} else {
-		s.logf("rustlshttp: TLS handshake error from %s: %v", raw.RemoteAddr(), err)
+		s.log(slog.LevelInfo, "rustlshttp: TLS handshake error", raw.RemoteAddr(), slog.Any("error", err))
 	}
 	_ = raw.Close()
 	return nil

@@ -2,9 +2,10 @@ package rustlshttp
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
-	"runtime"
+	"runtime/debug"
 
 	"github.com/gorustls/gorustls/rustls"
 )
@@ -24,12 +25,17 @@ func (s *Server) protect(what string, remote net.Addr, fn func()) (ok bool) {
 	return true
 }
 
-// logPanic logs a recovered panic with the stack of its goroutine, as
-// net/http does for handlers.
+// logPanic logs a recovered panic at slog.LevelError with the stack of
+// its goroutine, as net/http does for handlers. Call it from the deferred
+// recover, so the stack is the panic's.
 func (s *Server) logPanic(what string, remote net.Addr, v any) {
-	buf := make([]byte, 64<<10)
-	buf = buf[:runtime.Stack(buf, false)]
-	s.logf("rustlshttp: panic in %s serving %v: %v\n%s", what, remote, v, buf)
+	s.logPanicError(remote, &rustls.PanicError{Callback: what, Value: v, Stack: debug.Stack()})
+}
+
+// logPanicError logs the panic p recovered while serving remote.
+func (s *Server) logPanicError(remote net.Addr, p *rustls.PanicError) {
+	s.log(slog.LevelError, "rustlshttp: panic serving connection", remote,
+		slog.String("callback", p.Callback), slog.Any("panic", p.Value), slog.String("stack", string(p.Stack)))
 }
 
 // protectChoose is Lazy.Choose with a panic logged and turned into a

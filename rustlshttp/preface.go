@@ -3,6 +3,7 @@ package rustlshttp
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"time"
 
@@ -33,9 +34,10 @@ func (s *Server) readPreface(ctx context.Context, st *rustls.Stream) []byte {
 		return nil
 	}
 	if errors.Is(err, errNotPreface) {
-		s.logf("rustlshttp: %s negotiated h2 but did not send the HTTP/2 client preface; closing the connection", st.RemoteAddr())
+		s.log(slog.LevelInfo, "rustlshttp: client negotiated h2 but did not send the HTTP/2 client preface; closing the connection", st.RemoteAddr())
 	} else {
-		s.logf("rustlshttp: %s negotiated h2 but sent no HTTP/2 client preface (timeout %v): %v", st.RemoteAddr(), s.snap.preface, err)
+		s.log(slog.LevelInfo, "rustlshttp: client negotiated h2 but sent no HTTP/2 client preface", st.RemoteAddr(),
+			slog.Duration("timeout", s.snap.preface), slog.Any("error", err))
 	}
 	return nil
 }

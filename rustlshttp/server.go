@@ -6,7 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"reflect"
@@ -83,10 +83,23 @@ type Server struct {
 	// connection's goroutine. Shutdown waits for it to return; Close closes
 	// its Stream.
 	NextProto map[string]func(*rustls.Stream)
-	// ErrorLog receives handshake failures and recovered panics, and is
-	// net/http's logger when HTTP1.ErrorLog is nil (nil: HTTP1.ErrorLog,
-	// else the log package).
-	ErrorLog *log.Logger
+	// Logger receives the Server's own reports (nil: slog.Default()), with
+	// the peer's address as attribute "remote" where there is a peer:
+	//   - slog.LevelInfo: a client's failed handshake (attribute "error"),
+	//     a client that spoke plaintext HTTP, an "h2" client that sent no
+	//     HTTP/2 client preface; clients cause these, so Info, as noise a
+	//     handler may filter out;
+	//   - slog.LevelWarn: an Accept failure that is retried ("error");
+	//   - slog.LevelError: a recovered panic in a user callback
+	//     ("callback", "panic", "stack": the panicking goroutine's stack),
+	//     and an HTTP1.ConnContext that returned a nil context.
+	// When HTTP1.ErrorLog is nil and Logger is set, net/http's own messages
+	// (http.Server.ErrorLog, which net/http fixes as a *log.Logger) reach
+	// Logger too, through slog.NewLogLogger: at slog.LevelWarn, but its
+	// reports of a handler's panic (the stack in the message) at
+	// slog.LevelError. Logger's handler runs on connection goroutines and
+	// must not block; a panic in it is recovered and that record lost.
+	Logger *slog.Logger
 	// OnHandshake, if set, is called with each handshaken Stream before it
 	// is served (for logging the negotiated parameters).
 	OnHandshake func(*rustls.Stream)
@@ -117,9 +130,8 @@ func (s *Server) init() error {
 // HTTP1 whose hooks see the Stream, with HTTP/2 enabled the way net/http
 // accepts it over a connection that is not a *tls.Conn.
 func (s *Server) setup() error {
-	s.snap.errorLog = s.ErrorLog
-	if s.snap.errorLog == nil && s.HTTP1 != nil {
-		s.snap.errorLog = s.HTTP1.ErrorLog
+	if s.Logger != nil {
+		s.snap.logger = slog.New(safeHandler{s.Logger.Handler()})
 	}
 	if (s.Config == nil) == (s.Lazy == nil) {
 		return errors.New("rustlshttp: set exactly one of Server.Config and Server.Lazy")
@@ -145,7 +157,7 @@ func (s *Server) setup() error {
 	hs.Addr, hs.TLSConfig, hs.TLSNextProto = "", nil, nil
 	hs.Handler = serverHandler{s}
 	if hs.ErrorLog == nil {
-		hs.ErrorLog = s.ErrorLog
+		hs.ErrorLog = netHTTPLog(s.Logger)
 	}
 	hs.ConnContext = s.connContext(hs.ConnContext)
 	hs.ConnState = s.connState(hs.ConnState)
@@ -195,16 +207,6 @@ func userProtocols(h *http.Server) http.Protocols {
 		p.SetHTTP2(ok)
 	}
 	return p
-}
-
-// logf logs to ErrorLog, else HTTP1.ErrorLog, else the log package (as
-// setup found them).
-func (s *Server) logf(format string, args ...any) {
-	if l := s.snap.errorLog; l != nil {
-		l.Printf(format, args...)
-		return
-	}
-	log.Printf(format, args...)
 }
 
 // ListenAndServe listens on the TCP address addr and serves.

@@ -5,7 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
-	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -111,7 +111,7 @@ func TestServerContainsCallbackPanics(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			boom, calls := panicOnce("boom from " + tc.name)
 			logs := &syncLog{}
-			srv := &Server{Handler: infoHandler, ErrorLog: log.New(logs, "", 0)}
+			srv := &Server{Handler: infoHandler, Logger: slog.New(slog.NewTextHandler(logs, nil))}
 			tc.setup(t, srv, boom)
 			_, url := startServer(t, srv)
 			addr := strings.TrimPrefix(url, "https://")
@@ -162,7 +162,7 @@ func TestServerContainsCallbackPanics(t *testing.T) {
 func TestServerBaseContextPanic(t *testing.T) {
 	p := newPKI(t)
 	logs := &syncLog{}
-	srv := &Server{Config: p.serverConfig(t, "h2"), Handler: infoHandler, ErrorLog: log.New(logs, "", 0),
+	srv := &Server{Config: p.serverConfig(t, "h2"), Handler: infoHandler, Logger: slog.New(slog.NewTextHandler(logs, nil)),
 		HTTP1: &http.Server{BaseContext: func(net.Listener) context.Context { panic("base boom") }}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

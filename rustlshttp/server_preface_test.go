@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -45,7 +45,7 @@ func requireDropped(t *testing.T, s *rustls.Stream, what string) {
 func TestServerH2WrongPrefaceClosedSilently(t *testing.T) {
 	p := newPKI(t)
 	var logs syncLog
-	_, url := startServer(t, &Server{Config: p.serverConfig(t, "h2", "http/1.1"), Handler: infoHandler, ErrorLog: log.New(&logs, "", 0)})
+	_, url := startServer(t, &Server{Config: p.serverConfig(t, "h2", "http/1.1"), Handler: infoHandler, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	for _, sent := range []string{
 		"PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n",
 		http2.ClientPreface[:len(http2.ClientPreface)-1] + "X",
@@ -68,7 +68,7 @@ func TestServerH2SilentClientDropped(t *testing.T) {
 	p := newPKI(t)
 	var logs syncLog
 	_, url := startServer(t, &Server{Config: p.serverConfig(t, "h2", "http/1.1"), Handler: infoHandler,
-		Options: rustls.StreamOptions{HandshakeTimeout: 300 * time.Millisecond}, ErrorLog: log.New(&logs, "", 0)})
+		Options: rustls.StreamOptions{HandshakeTimeout: 300 * time.Millisecond}, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	s := dialH2(t, p, url)
 	requireDropped(t, s, "nothing")
 	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "sent no HTTP/2 client preface") },

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -66,7 +66,7 @@ func TestServerFieldsSnapshotAtFirstServe(t *testing.T) {
 
 // A Lazy without Choose fails Serve with an error saying so.
 func TestServerLazyWithoutChoose(t *testing.T) {
-	srv := &Server{Lazy: &rustls.LazyAcceptor{}, ErrorLog: log.New(io.Discard, "", 0)}
+	srv := &Server{Lazy: &rustls.LazyAcceptor{}, Logger: slog.New(slog.DiscardHandler)}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	done := make(chan error, 1)

@@ -2,7 +2,7 @@ package rustlshttp
 
 import (
 	"context"
-	"log"
+	"log/slog"
 	"maps"
 	"net"
 	"net/http"
@@ -22,11 +22,11 @@ type snapshot struct {
 	preface     time.Duration                                           // bound on reading the HTTP/2 client preface
 	onHandshake func(*rustls.Stream)
 	nextProto   map[string]func(*rustls.Stream) // a copy of NextProto
-	errorLog    *log.Logger                     // nil: the log package
+	logger      *slog.Logger                    // Logger behind a safeHandler; nil: slog.Default()
 	baseContext func(net.Listener) context.Context
 }
 
-// takeSnapshot fills s.snap (but errorLog, which setup fills first) from
+// takeSnapshot fills s.snap (but logger, which setup fills first) from
 // the fields, once s.hs is built.
 func (s *Server) takeSnapshot() {
 	sn := &s.snap

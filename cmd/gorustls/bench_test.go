@@ -38,7 +38,7 @@ func TestBenchFlagErrors(t *testing.T) {
 func TestBenchHTTP(t *testing.T) {
 	for _, tool := range []string{"h2load", "wrk"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s missing (build/install-bench-deps.sh installs the load generators)", tool)
+			t.Skipf("%s missing (build/install-deps.sh bench installs the load generators)", tool)
 		}
 	}
 	md := filepath.Join(t.TempDir(), "http.md")

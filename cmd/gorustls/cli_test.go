@@ -84,7 +84,7 @@ type server struct {
 	done   chan struct{}
 }
 
-var listeningRE = regexp.MustCompile(`listening on (\S+)`)
+var listeningRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
 
 // startServe starts `gorustls serve -addr 127.0.0.1:0 args...` and waits
 // until it listens. It is stopped with SIGTERM at the end of the test.
@@ -181,10 +181,11 @@ func TestServeEchoAndConnect(t *testing.T) {
 
 	assert.Equal(t, 0, srv.stop(t))
 	log := srv.log()
-	assert.Contains(t, log, "TLS 1.3 ")
-	assert.Contains(t, log, "ALPN=echo SNI=(none)")
-	assert.Contains(t, log, "ALPN=(none) SNI=localhost")
-	assert.Contains(t, log, "shutting down")
+	assert.Contains(t, log, `level=INFO msg=handshake remote=127.0.0.1:`)
+	assert.Contains(t, log, `version="TLS 1.3"`)
+	assert.Contains(t, log, "alpn=echo sni=(none)")
+	assert.Contains(t, log, "alpn=(none) sni=localhost")
+	assert.Contains(t, log, `msg="shutting down"`)
 }
 
 func TestServeHTTPAndGet(t *testing.T) {
@@ -221,8 +222,8 @@ func TestServeHTTPAndGet(t *testing.T) {
 	assert.Contains(t, r.stderr, "certificate")
 
 	assert.Equal(t, 0, srv.stop(t))
-	assert.Contains(t, srv.log(), "ALPN=h2")
-	assert.Contains(t, srv.log(), "ALPN=http/1.1")
+	assert.Contains(t, srv.log(), "alpn=h2")
+	assert.Contains(t, srv.log(), "alpn=http/1.1")
 }
 
 func TestServeMutualTLSAndSNI(t *testing.T) {

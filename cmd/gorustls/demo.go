@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -276,7 +277,7 @@ func newRustlsStack(p *demoPKI) (*demoStack, error) {
 		if err != nil {
 			return nil, err
 		}
-		x.srv.ErrorLog = quietLog()
+		x.srv.Logger = slog.New(slog.DiscardHandler)
 		x.srv.HTTP1 = &http.Server{ErrorLog: quietLog()}
 		*x.addr = ln.Addr().String()
 		go func() { _ = x.srv.Serve(ln) }()

@@ -123,7 +123,7 @@ func TestServeOCSPBadUsage(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runCLI(t, "", append(serve, tc.args...)...)
 			assert.NotEqual(t, 0, r.code)
-			assert.NotContains(t, r.stderr, "listening on")
+			assert.NotContains(t, r.stderr, "msg=listening")
 			for _, w := range tc.want {
 				assert.Contains(t, r.stderr, w)
 			}

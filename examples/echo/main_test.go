@@ -3,21 +3,20 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"testing"
 	"time"
 
+	"github.com/gorustls/gorustls/examples/internal/exampletest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 func TestEcho(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	var out bytes.Buffer
-	require.NoError(t, run(ctx, "127.0.0.1:0", false, &out))
-	assert.Contains(t, out.String(), "echoed: hello\necho")
-	assert.Contains(t, out.String(), "echoed: gorustls\n")
-	assert.Contains(t, out.String(), "closed cleanly")
+	out := exampletest.Run(t, func(ctx context.Context, w io.Writer) error { return run(ctx, "127.0.0.1:0", false, w) })
+	assert.Contains(t, out, "echoed: hello\necho")
+	assert.Contains(t, out, "echoed: gorustls\n")
+	assert.Contains(t, out, "closed cleanly")
 }
 
 func TestEchoServeOnlyStopsWithContext(t *testing.T) {

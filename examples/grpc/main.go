@@ -58,11 +58,7 @@ func run(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srvLeaf, err := ca.Server("localhost")
-	if err != nil {
-		return err
-	}
-	srvKey, err := srvLeaf.CertifiedKey()
+	srvKey, err := ca.ServerKey("localhost")
 	if err != nil {
 		return err
 	}
@@ -88,11 +84,7 @@ func run(ctx context.Context, out io.Writer) error {
 	defer srv.Stop()
 
 	for _, who := range []string{"alice", "mallory"} {
-		leaf, err := ca.Client(who)
-		if err != nil {
-			return err
-		}
-		key, err := leaf.CertifiedKey()
+		key, err := ca.ClientKey(who)
 		if err != nil {
 			return err
 		}

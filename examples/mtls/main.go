@@ -31,11 +31,7 @@ func run(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srvLeaf, err := ca.Server("localhost")
-	if err != nil {
-		return err
-	}
-	srvKey, err := srvLeaf.CertifiedKey()
+	srvKey, err := ca.ServerKey("localhost")
 	if err != nil {
 		return err
 	}
@@ -77,11 +73,7 @@ func run(ctx context.Context, out io.Writer) error {
 		}
 	}()
 
-	cliLeaf, err := ca.Client("alice")
-	if err != nil {
-		return err
-	}
-	cliKey, err := cliLeaf.CertifiedKey()
+	cliKey, err := ca.ClientKey("alice")
 	if err != nil {
 		return err
 	}

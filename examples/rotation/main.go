@@ -118,11 +118,7 @@ func run(ctx context.Context, out io.Writer) error {
 
 // identity builds a client config presenting a new certificate for cn.
 func identity(ca *democert.CA, cn string) (*rustls.ClientConfig, error) {
-	leaf, err := ca.Client(cn)
-	if err != nil {
-		return nil, err
-	}
-	k, err := leaf.CertifiedKey()
+	k, err := ca.ClientKey(cn)
 	if err != nil {
 		return nil, err
 	}
@@ -138,11 +134,7 @@ func identity(ca *democert.CA, cn string) (*rustls.ClientConfig, error) {
 // ca, and greets the client by its certificate's common name. /slow
 // signals started and waits for release.
 func mtlsServer(ca *democert.CA) (url string, started chan struct{}, release chan struct{}, stop func(), err error) {
-	leaf, err := ca.Server("localhost")
-	if err != nil {
-		return "", nil, nil, nil, err
-	}
-	k, err := leaf.CertifiedKey()
+	k, err := ca.ServerKey("localhost")
 	if err != nil {
 		return "", nil, nil, nil, err
 	}

@@ -293,11 +293,11 @@ func TestDescribeMachine(t *testing.T) {
 }
 
 // needLoadTools skips the test when h2load or wrk is missing: `make
-// test-deps` (build/install-bench-deps.sh) installs them.
+// test-deps` (build/install-deps.sh bench) installs them.
 func needLoadTools(t *testing.T) {
 	t.Helper()
 	if missing := bench.MissingHTTPTools(); len(missing) > 0 {
-		t.Skipf("load generators missing: %v (build/install-bench-deps.sh installs them)", missing)
+		t.Skipf("load generators missing: %v (build/install-deps.sh bench installs them)", missing)
 	}
 }
 

@@ -39,8 +39,8 @@ type Options struct {
 	// (0: 2 s, or 1 s with Quick), rounded up to whole seconds.
 	HTTPTime time.Duration
 	// ServeHTTPCmd, if set, returns a command that runs `gorustls serve
-	// -mode http` on a free loopback port (it must log "listening on
-	// ADDR" on its standard error): the http group then compares it with
+	// -mode http` on a free loopback port (it must log "msg=listening
+	// addr=ADDR" on its standard error): the http group then compares it with
 	// the first stack's HTTPS server.
 	ServeHTTPCmd func() *exec.Cmd
 }

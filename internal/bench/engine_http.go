@@ -38,7 +38,7 @@ func (r *runner) startHTTPChild(s Stack, p Params) (*httpServer, error) {
 }
 
 // startServeCmd starts `gorustls serve -mode http` and reads its address
-// from the "listening on ADDR" line of its standard error, the rest of
+// from the "msg=listening addr=ADDR" line of its standard error, the rest of
 // which (a line per connection) is read and dropped.
 func startServeCmd(cmd *exec.Cmd) (*httpServer, error) {
 	cmd.Stdout = nil
@@ -56,7 +56,7 @@ func startServeCmd(cmd *exec.Cmd) (*httpServer, error) {
 		sc := bufio.NewScanner(stderr)
 		found := false
 		for sc.Scan() {
-			if _, rest, ok := strings.Cut(sc.Text(), "listening on "); ok && !found {
+			if _, rest, ok := strings.Cut(sc.Text(), "msg=listening addr="); ok && !found {
 				addr, _, _ := strings.Cut(rest, " ")
 				addrc <- addr
 				found = true
@@ -75,7 +75,7 @@ func startServeCmd(cmd *exec.Cmd) (*httpServer, error) {
 		return &httpServer{addr: addr, pid: cmd.Process.Pid, stop: stop}, nil
 	case <-time.After(30 * time.Second):
 		stop()
-		return nil, errors.New("gorustls serve: no \"listening on\" line within 30s")
+		return nil, errors.New("gorustls serve: no \"msg=listening\" line within 30s")
 	}
 }
 
@@ -127,7 +127,7 @@ func (r *runner) http() error {
 		for _, t := range missing {
 			pkgs = append(pkgs, HTTPTools[t])
 		}
-		msg := fmt.Sprintf("http: not measured: %s not found (Debian: apt-get install %s, or build/install-bench-deps.sh)",
+		msg := fmt.Sprintf("http: not measured: %s not found (Debian: apt-get install %s, or build/install-deps.sh bench)",
 			strings.Join(missing, " and "), strings.Join(pkgs, " "))
 		if slices.Contains(r.opts.Only, "http") {
 			return errors.New("bench: " + msg)

@@ -37,6 +37,26 @@ func (ca *CA) Server(names ...string) (*Leaf, error) { return leaf(ca.ca.Server(
 // Client issues a client certificate whose common name is cn.
 func (ca *CA) Client(cn string) (*Leaf, error) { return leaf(ca.ca.Client(cn)) }
 
+// ServerKey issues a server certificate for names and loads it for a
+// gorustls config: Server and Leaf.CertifiedKey in one step. The caller
+// closes the key once the configs that use it are built.
+func (ca *CA) ServerKey(names ...string) (*rustls.CertifiedKey, error) {
+	return certifiedKey(ca.Server(names...))
+}
+
+// ClientKey issues a client certificate whose common name is cn and loads
+// it for a gorustls config, as ServerKey does.
+func (ca *CA) ClientKey(cn string) (*rustls.CertifiedKey, error) {
+	return certifiedKey(ca.Client(cn))
+}
+
+func certifiedKey(l *Leaf, err error) (*rustls.CertifiedKey, error) {
+	if err != nil {
+		return nil, err
+	}
+	return l.CertifiedKey()
+}
+
 func leaf(l *pki.Leaf, err error) (*Leaf, error) {
 	if err != nil {
 		return nil, err

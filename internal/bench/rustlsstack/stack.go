@@ -3,8 +3,7 @@ package rustlsstack
 
 import (
 	"context"
-	"io"
-	"log"
+	"log/slog"
 	"net"
 	"net/http"
 
@@ -94,8 +93,7 @@ func serveHTTP(pki *bench.PKI, p bench.Params, prov *rustls.Provider, ln net.Lis
 	if err != nil {
 		return nil, err
 	}
-	quiet := log.New(io.Discard, "", 0)
-	srv := &rustlshttp.Server{Config: cfg, Handler: h, ErrorLog: quiet, HTTP1: &http.Server{ErrorLog: quiet}}
+	srv := &rustlshttp.Server{Config: cfg, Handler: h, Logger: slog.New(slog.DiscardHandler)}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
