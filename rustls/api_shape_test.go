@@ -109,18 +109,15 @@ func must[T any](t *testing.T, fn func() (T, error)) T {
 // ConnectionState never runs or waits for the handshake: before it has
 // completed it returns a state with HandshakeComplete false, as crypto/tls.
 func TestConnectionStateBeforeHandshakeDoesNotBlock(t *testing.T) {
-	ln, err := Listen("tcp", "127.0.0.1:0", serverConfig(t, nil), StreamOptions{HandshakeTimeout: time.Minute})
-	require.NoError(t, err)
-	defer ln.Close()
-	silent, err := net.Dial("tcp", ln.Addr().String())
-	require.NoError(t, err)
+	// A server Stream whose client stays silent.
+	silent, sc := tcpPair(t)
 	defer silent.Close()
-	c, err := ln.Accept()
+	c, err := NewAcceptor(serverConfig(t, nil), StreamOptions{HandshakeTimeout: time.Minute}).Server(sc)
 	require.NoError(t, err)
 	defer c.Close()
 	var st tls.ConnectionState
 	_, ok := within(t, 10*time.Second, "ConnectionState before the handshake", func() error {
-		st = c.(interface{ ConnectionState() tls.ConnectionState }).ConnectionState()
+		st = c.ConnectionState()
 		return nil
 	})
 	require.True(t, ok)

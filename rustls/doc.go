@@ -20,7 +20,8 @@
 //
 // Names follow crypto/tls where the behaviour matches: [Stream.Handshake],
 // [Stream.HandshakeContext], [Stream.ConnectionState], [Stream.CloseWrite],
-// [Stream.NetConn]; Listener and LazyListener hand out *Stream from Accept.
+// [Stream.NetConn]; Listener and LazyListener hand out handshaken *Stream
+// values from Accept.
 //
 // Errors from rustls are *[Error] values: errors.As gives the rustls-ffi
 // result code, and errors.Is matches the classes [ErrCertificate],

@@ -88,44 +88,63 @@ func TestListenerSilentClientDoesNotBlockOthers(t *testing.T) {
 	}
 }
 
-func TestListenerStreamsAreWriteThroughAndLazy(t *testing.T) {
+// A Listener hands out handshaken, write-through Streams; a failed
+// handshake is logged, never returned by Accept, and does not stop the
+// listener.
+func TestListenerStreamsAreHandshakenAndWriteThrough(t *testing.T) {
 	ln, err := Listen("tcp", "127.0.0.1:0", serverConfig(t, func(o *ServerOptions) { o.NextProtos = []string{"http/1.1"} }), StreamOptions{})
 	require.NoError(t, err)
 	defer ln.Close()
+	recs := make(chan slog.Record, 16)
+	ln.Logger = slog.New(funcHandler(func(r slog.Record) { recs <- r }))
+
 	type res struct {
 		s   *Stream
 		err error
 	}
 	ch := make(chan res, 1)
 	go func() { s, err := ln.AcceptStream(); ch <- res{s, err} }()
-	raw, err := net.Dial("tcp", ln.Addr().String())
+	start := time.Now()
+	// A client that is refused (it does not trust the server's CA) is
+	// logged and never handed out.
+	other := newTestCA(t, "another CA")
+	bad, err := DialContext(testCtx(t), "tcp", ln.Addr().String(), clientConfig(t, func(o *ClientOptions) { o.RootCAs = other.certPEM }), StreamOptions{})
+	require.Error(t, err)
+	assert.Nil(t, bad)
+	t.Logf("refused after %v: %v", time.Since(start), err)
+
+	d := &Dialer{Config: clientConfig(t, func(o *ClientOptions) { o.NextProtos = []string{"http/1.1"} }), ServerName: "localhost"}
+	c, err := d.DialContext(testCtx(t), "tcp", ln.Addr().String())
 	require.NoError(t, err)
-	defer raw.Close()
-	r := <-ch // Accept returned although the client has sent nothing
+	defer c.Close()
+	var r res
+	select {
+	case r = <-ch:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Accept did not return the good client")
+	}
 	require.NoError(t, r.err)
 	defer r.s.Close()
-	assert.False(t, r.s.ConnectionState().HandshakeComplete)
-
-	done := make(chan error, 1)
-	go func() {
-		if err := r.s.HandshakeContext(testCtx(t)); err != nil {
-			done <- err
-			return
-		}
-		_, err := r.s.Write([]byte("no flush needed\n")) // write-through
-		done <- err
-	}()
-	c, err := NewConnector(clientConfig(t, func(o *ClientOptions) { o.NextProtos = []string{"http/1.1"} }), StreamOptions{}).Connect(testCtx(t), raw, "localhost")
-	require.NoError(t, err)
-	require.NoError(t, <-done)
-	line, err := bufio.NewReader(c).ReadString('\n')
-	require.NoError(t, err)
-	assert.Equal(t, "no flush needed\n", line)
-	st := r.s.ConnectionState()
+	st := r.s.ConnectionState() // complete at once: Accept handshook
 	assert.True(t, st.HandshakeComplete)
 	assert.Equal(t, "http/1.1", st.NegotiatedProtocol)
 	assert.Equal(t, "localhost", st.ServerName)
 	assert.Equal(t, ln.Addr(), r.s.LocalAddr())
+
+	_, err = r.s.Write([]byte("no flush needed\n")) // write-through
+	require.NoError(t, err)
+	line, err := bufio.NewReader(c).ReadString('\n')
+	require.NoError(t, err)
+	assert.Equal(t, "no flush needed\n", line)
+
+	select {
+	case r := <-recs:
+		assert.Equal(t, slog.LevelInfo, r.Level)
+		assert.Contains(t, r.Message, "handshake failed")
+		assert.NotEmpty(t, recordAttrs(r)["remote"].String())
+	case <-time.After(30 * time.Second):
+		t.Fatal("the refused client was not logged")
+	}
 }
 
 func TestListenNilConfig(t *testing.T) {

@@ -77,6 +77,6 @@ func TestPlainHTTPServerOverRustlsListeners(t *testing.T) {
 	t.Run("Listener", func(t *testing.T) {
 		inner, err := net.Listen("tcp", "127.0.0.1:0")
 		require.NoError(t, err)
-		assert.Equal(t, `HTTP/1.1 complete=false version=0 suite=false alpn="" sni=`, serve(t, rustls.NewListener(inner, cfg, rustls.StreamOptions{})))
+		assert.Equal(t, `HTTP/1.1 complete=true version=304 suite=true alpn="http/1.1" sni=localhost`, serve(t, rustls.NewListener(inner, cfg, rustls.StreamOptions{})))
 	})
 }

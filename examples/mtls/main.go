@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"os"
 	"time"
 
@@ -45,27 +46,32 @@ func run(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	defer scfg.Close()
-	ln, err := rustls.Listen("tcp", "127.0.0.1:0", scfg, rustls.StreamOptions{})
+	// An Acceptor over a plain listener returns each handshake's error, so
+	// this server sees the refused client. (rustls.Listen would hand out
+	// only handshaken Streams and report failures to its Logger.)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
+	acc := rustls.NewAcceptor(scfg, rustls.StreamOptions{WriteThrough: true})
 	refused := make(chan error, 1)
 	go func() {
 		for {
-			s, err := ln.AcceptStream()
+			conn, err := ln.Accept()
 			if err != nil {
 				return
 			}
 			go func() {
-				defer s.Close()
-				if err := s.HandshakeContext(ctx); err != nil {
+				s, err := acc.Accept(ctx, conn) // closes conn on failure
+				if err != nil {
 					select {
 					case refused <- err:
 					default:
 					}
 					return
 				}
+				defer s.Close()
 				// The verified client certificate is in the connection state.
 				cn := s.ConnectionState().PeerCertificates[0].Subject.CommonName
 				fmt.Fprintf(s, "welcome, %s\n", cn)
