@@ -156,9 +156,9 @@ const (
 // Write hands plaintext p to rustls and, when rustls refuses more or drain
 // is set, moves ciphertext out. With fd NoFD it is copied into out (count
 // in Out). With fd a connected, non-blocking stream socket it goes straight
-// from rustls's buffers to fd (one sendmsg for all queued records; count in
-// Consumed) while the socket takes it, and the rest is copied into out for
-// the caller to write. Pass an fd only when nothing of the caller's is
+// from rustls's buffers to fd (one send or sendmsg for all queued records;
+// count in Consumed) while the socket takes it, and the rest is copied into
+// out for the caller to write. Pass an fd only when nothing of the caller's is
 // waiting to be written before it, and keep fd open for the call
 // (syscall.RawConn.Write does). len(out) must be > 0.
 func (c *Conn) Write(p []byte, fd int, out []byte, drain bool) IO {

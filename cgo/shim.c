@@ -197,16 +197,24 @@ gr_io gr_conn_feed(struct rustls_connection *conn, const uint8_t *in, size_t in_
 #endif
 
 // write_tls_vectored callback: sends the records straight to the socket fd
-// points at. MSG_NOSIGNAL: a reset peer gives EPIPE, not a SIGPIPE.
+// points at. MSG_NOSIGNAL: a reset peer gives EPIPE, not a SIGPIPE. One
+// buffer (one record queued: every small write) goes with send(), which
+// spares the kernel copying in and checking a msghdr and an iovec array
+// (about a tenth of a small send's system-call cost in perf here); several
+// go with one sendmsg.
 static rustls_io_result gr_fd_sendv(void *ud, const struct rustls_iovec *iov, size_t count, size_t *out_n) {
 	int fd = *(const int *)ud;
 	struct msghdr msg;
-	memset(&msg, 0, sizeof(msg));
 	// rustls_iovec is struct iovec on Unix (rustls.h says to cast).
-	msg.msg_iov = (struct iovec *)iov;
-	msg.msg_iovlen = count < GR_MAX_IOV ? count : GR_MAX_IOV;
+	const struct iovec *v = (const struct iovec *)iov;
+	if (count != 1) {
+		memset(&msg, 0, sizeof(msg));
+		msg.msg_iov = (struct iovec *)v;
+		msg.msg_iovlen = count < GR_MAX_IOV ? count : GR_MAX_IOV;
+	}
 	for (;;) {
-		ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t n = count == 1 ? send(fd, v[0].iov_base, v[0].iov_len, MSG_NOSIGNAL | MSG_DONTWAIT)
+		                       : sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n >= 0) {
 			*out_n = (size_t)n;
 			return 0;

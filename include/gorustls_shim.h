@@ -75,8 +75,9 @@ gr_io gr_conn_feed(struct rustls_connection *conn, const uint8_t *in, size_t in_
 /* Output. Ciphertext rustls queues is moved out in one of two ways. With
  * fd < 0 it is copied into out[0:out_cap] (count in out) for the caller to
  * write. With fd a connected, non-blocking stream socket it is first sent
- * straight from rustls's own buffers to fd (one sendmsg with MSG_NOSIGNAL
- * for all queued records, through rustls_connection_write_tls_vectored;
+ * straight from rustls's own buffers to fd (one send, or one sendmsg when
+ * several records are queued, with MSG_NOSIGNAL, through
+ * rustls_connection_write_tls_vectored;
  * count in consumed); once the socket is full (EAGAIN) the rest is copied
  * into out as above, and nothing more is sent directly in that call, so the
  * caller writes out with its own (blocking, deadline-aware) I/O. A call

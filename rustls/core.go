@@ -136,8 +136,13 @@ func (k *core) lockPatient() (ok, held bool) {
 	}
 }
 
+// note records the call's wants_write in dirty. Called with mu held, the
+// only place dirty changes: it is stored only when it changed, which spares
+// the steady-state data path an atomic exchange per C call.
 func (k *core) note(io cgo.IO) cgo.IO {
-	k.dirty.Store(io.Flags&cgo.FlagWantsWrite != 0)
+	if w := io.Flags&cgo.FlagWantsWrite != 0; w != k.dirty.Load() {
+		k.dirty.Store(w)
+	}
 	return io
 }
 

@@ -20,7 +20,8 @@ import (
 // every record out of rustls into its Go buffer to write it: the C call that
 // hands rustls the plaintext (or drains it) also sends the queued records
 // straight from rustls's buffers to the socket, all of them in one
-// non-blocking sendmsg (cgo.Conn.Write and Drain given the descriptor). Only when the socket is
+// non-blocking system call (send for one record, sendmsg for several;
+// cgo.Conn.Write and Drain given the descriptor). Only when the socket is
 // full does the call copy the rest into the Go buffer, and the out half then
 // writes that through the net.Conn as on any other transport, which is where
 // it blocks, honours the write deadline and sees Close. So a Write still

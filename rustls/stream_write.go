@@ -118,7 +118,12 @@ func (s *Stream) sendPendingLocked() error {
 // flushLocked sends everything rustls has queued. Called with out.mu held.
 func (s *Stream) flushLocked() error {
 	h := &s.out
-	h.needFlush.Store(false)
+	if h.needFlush.Load() {
+		// Only when set: a plain load costs less than the exchange a store
+		// is, on every Write of a write-through stream. A kick that comes
+		// after the load is served by unlockOut.
+		h.needFlush.Store(false)
+	}
 	if h.err != nil {
 		return h.err
 	}
