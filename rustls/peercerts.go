@@ -71,10 +71,3 @@ func (c *peerCertCache) forget(e certEntry) {
 		delete(c.m, e.key)
 	}
 }
-
-// len returns the number of entries (tests).
-func (c *peerCertCache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.m)
-}
