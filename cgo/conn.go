@@ -8,6 +8,7 @@ import "C"
 
 import (
 	"sync/atomic"
+	"unique"
 	"unsafe"
 )
 
@@ -216,11 +217,21 @@ func (c *Conn) State(server bool) State {
 		Suite:         uint16(st.suite),
 		Group:         uint16(st.group),
 		HandshakeKind: int(st.handshake_kind),
-		ALPN:          C.GoStringN((*C.char)(unsafe.Pointer(&st.alpn[0])), C.int(st.alpn_len)),
+		ALPN:          intern(C.GoStringN((*C.char)(unsafe.Pointer(&st.alpn[0])), C.int(st.alpn_len))),
 		ServerName:    C.GoStringN((*C.char)(unsafe.Pointer(&st.sni[0])), C.int(st.sni_len)),
-		SuiteName:     C.GoStringN(&st.suite_name[0], C.int(st.suite_name_len)),
-		GroupName:     C.GoStringN(&st.group_name[0], C.int(st.group_name_len)),
+		SuiteName:     intern(C.GoStringN(&st.suite_name[0], C.int(st.suite_name_len))),
+		GroupName:     intern(C.GoStringN(&st.group_name[0], C.int(st.group_name_len))),
 	}
+}
+
+// intern returns the canonical copy of s: the names a connection keeps for
+// its whole life (suite, group, ALPN) come from a handful of values, so
+// connections share them instead of holding one copy each.
+func intern(s string) string {
+	if s == "" {
+		return s
+	}
+	return unique.Make(s).Value()
 }
 
 // PeerCertificates copies the peer's certificate chain (DER), end entity first.

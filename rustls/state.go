@@ -48,6 +48,8 @@ const (
 // entity first (on a resumed connection: as verified when the session was
 // made); a peer whose chain crypto/x509 cannot parse fails the handshake
 // with CodeCertEncodingBad rather than being reported with a shorter list.
+// As in crypto/tls, connections that received the same certificate share
+// one *x509.Certificate: treat them as read-only.
 //
 // VerifiedChains are the chains from the peer's certificate to a trusted
 // CA, rebuilt and checked by crypto/x509 (x509.Certificate.Verify) from
@@ -194,11 +196,16 @@ func (s *Stream) settleState(ctx, hctx context.Context) error {
 }
 
 // parsePeerChain parses the peer's chain (DER, end entity first); any
-// certificate crypto/x509 refuses fails the handshake.
+// certificate crypto/x509 refuses fails the handshake. Certificates come
+// from peerCerts, shared with the other connections that saw the same
+// bytes; ders must not be modified afterwards.
 func parsePeerChain(ders [][]byte) ([]*x509.Certificate, *Error) {
-	var certs []*x509.Certificate
+	if len(ders) == 0 {
+		return nil, nil
+	}
+	certs := make([]*x509.Certificate, 0, len(ders))
 	for i, der := range ders {
-		cert, err := x509.ParseCertificate(der)
+		cert, err := peerCerts.parse(der)
 		if err != nil {
 			what := "end-entity certificate"
 			if i > 0 {

@@ -11,8 +11,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gorustls/gorustls/rustls"
@@ -27,6 +25,7 @@ func init() {
 type serveFlags struct {
 	addr, writeCA, clientAuth, alpn, versions, keylog, mode string
 	certs, keys, ocsp, clientCAs                            listFlag
+	logConns                                                bool
 }
 
 func runServe(args []string) error {
@@ -43,6 +42,7 @@ func runServe(args []string) error {
 	fs.StringVar(&f.versions, "versions", "", "TLS `versions` to enable: 1.2,1.3 (default: both)")
 	fs.StringVar(&f.keylog, "keylog", "", "append TLS secrets to `file` (NSS key log format)")
 	fs.StringVar(&f.mode, "mode", "echo", "what to serve: echo, http or discard")
+	fs.BoolVar(&f.logConns, "log-conns", true, "log one line per connection (version, suite, ALPN, SNI); -log-conns=false for load tests")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -81,10 +81,13 @@ func runServe(args []string) error {
 	logger.Info("listening", "addr", ln.Addr().String(), "mode", f.mode)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, unix.SIGTERM)
 	defer stop()
-	logConn := func(s *rustls.Stream) {
-		st := s.ConnectionState()
-		logger.Info("handshake", "remote", s.RemoteAddr().String(), "version", versionName(st.Version),
-			"cipher", s.CipherSuiteName(), "alpn", orNone(st.NegotiatedProtocol), "sni", orNone(st.ServerName))
+	var logConn func(*rustls.Stream) // nil: -log-conns=false
+	if f.logConns {
+		logConn = func(s *rustls.Stream) {
+			st := s.ConnectionState()
+			logger.Info("handshake", "remote", s.RemoteAddr().String(), "version", versionName(st.Version),
+				"cipher", s.CipherSuiteName(), "alpn", orNone(st.NegotiatedProtocol), "sni", orNone(st.ServerName))
+		}
 	}
 	if f.mode == "http" {
 		return serveHTTP(ctx, ln, la, logger, logConn)
@@ -223,7 +226,9 @@ func serveStreams(ctx context.Context, inner net.Listener, la *rustls.LazyAccept
 			}
 			return err
 		}
-		logConn(s)
+		if logConn != nil {
+			logConn(s)
+		}
 		go func() {
 			defer s.Close()
 			var err error
@@ -240,41 +245,8 @@ func serveStreams(ctx context.Context, inner net.Listener, la *rustls.LazyAccept
 }
 
 func serveHTTP(ctx context.Context, ln net.Listener, la *rustls.LazyAcceptor, logger *slog.Logger, logConn func(*rustls.Stream)) error {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/bytes/{n}", func(w http.ResponseWriter, r *http.Request) {
-		n, err := strconv.ParseInt(r.PathValue("n"), 10, 64)
-		if err != nil || n < 0 || n > 1<<32 {
-			http.Error(w, "want /bytes/N with 0 <= N <= 4294967296", http.StatusBadRequest)
-			return
-		}
-		w.Header().Set("Content-Type", "application/octet-stream")
-		w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
-		chunk := []byte(strings.Repeat("gorustls", 4096))
-		for n > 0 {
-			m := min(n, int64(len(chunk)))
-			if _, err := w.Write(chunk[:m]); err != nil {
-				return
-			}
-			n -= m
-		}
-	})
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/" {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintf(w, "hello from gorustls (%s)\n\n", rustls.Version())
-		fmt.Fprintf(w, "protocol:     %s\n", r.Proto)
-		fmt.Fprintf(w, "TLS version:  %s\n", versionName(r.TLS.Version))
-		fmt.Fprintf(w, "cipher suite: 0x%04x\n", r.TLS.CipherSuite)
-		fmt.Fprintf(w, "ALPN:         %s\n", orNone(r.TLS.NegotiatedProtocol))
-		fmt.Fprintf(w, "SNI:          %s\n", orNone(r.TLS.ServerName))
-		fmt.Fprintf(w, "client cert:  %v\n", len(r.TLS.PeerCertificates) > 0)
-		fmt.Fprintf(w, "\ntry /bytes/N for N bytes\n")
-	})
 	// HTTP1.ErrorLog stays nil: net/http's messages then reach logger too.
-	srv := &rustlshttp.Server{Lazy: la, Handler: mux, Logger: logger, OnHandshake: logConn,
+	srv := &rustlshttp.Server{Lazy: la, Handler: newServeHandler(), Logger: logger, OnHandshake: logConn,
 		HTTP1: &http.Server{ReadHeaderTimeout: 10 * time.Second}}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()

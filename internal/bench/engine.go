@@ -46,7 +46,7 @@ type Options struct {
 }
 
 // Groups names the workload groups in the order Run measures them.
-var Groups = []string{"bulk", "latency", "handshake", "handshake-2proc", "memory", "costs", "http"}
+var Groups = []string{"bulk", "latency", "handshake", "handshake-2proc", "memory", "costs", "http", "http-serve"}
 
 // Sizes and counts of the workloads.
 const (
@@ -118,7 +118,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	r.settings("*-cpu rows: the same runs measured by the process's CPU time (getrusage: user + system, all threads, both ends of each connection) per unit of work, which waiting for a busy CPU does not inflate; handshake-cpu counts the whole connection (TCP connect, handshake, one-byte read, close)")
 	r.report.Machine.LoadBefore = loadAvg()
-	steps := []func() error{r.bulk, r.echo, r.handshakes, r.handshakes2proc, r.memory, r.costs, r.http}
+	steps := []func() error{r.bulk, r.echo, r.handshakes, r.handshakes2proc, r.memory, r.costs, r.http, r.httpServeOnly}
 	for _, name := range opts.Only {
 		if !slices.Contains(Groups, name) {
 			return nil, fmt.Errorf("bench: unknown workload group %q (want one of %s)", name, strings.Join(Groups, ", "))

@@ -118,23 +118,8 @@ func (r *runner) httpTime() time.Duration {
 }
 
 func (r *runner) http() error {
-	if r.opts.Spawn == nil {
-		r.settings("http: not measured (its servers run in child processes; run without -one-process)")
-		return nil
-	}
-	if missing := MissingHTTPTools(); len(missing) > 0 {
-		var pkgs []string
-		for _, t := range missing {
-			pkgs = append(pkgs, HTTPTools[t])
-		}
-		msg := fmt.Sprintf("http: not measured: %s not found (Debian: apt-get install %s, or build/install-deps.sh bench)",
-			strings.Join(missing, " and "), strings.Join(pkgs, " "))
-		if slices.Contains(r.opts.Only, "http") {
-			return errors.New("bench: " + msg)
-		}
-		fmt.Fprintln(r.opts.Progress, msg)
-		r.settings("%s", msg)
-		return nil
+	if ok, err := r.httpReady("http"); !ok {
+		return err
 	}
 	d := r.httpTime()
 	r.settings("http: the same handler (GET /bytes/N answers N bytes) served by each stack's HTTPS server (gorustls: rustlshttp.Server; crypto/tls: net/http's http.Server with ServeTLS), each in a fresh child process per scenario, %s %s (pinned on both servers), %s certificate, ALPN h2 and http/1.1, server defaults otherwise; loaded over loopback by %s (one thread each) for %v per run (whole seconds), after a warm-up of 256 requests; median of %d alternating runs; requests/s as the load generator reports it (each run includes opening the tool's connections); http-cpu: CPU time (user + system, all threads, /proc/PID/stat, 10 ms ticks) of the server process during a run divided by the responses the tool received in it; each run checks the protocol served (h2 for h2load, HTTP/1.1 for wrk) and, with resumption off, that no handshake resumed",
@@ -146,6 +131,48 @@ func (r *runner) http() error {
 		return nil
 	}
 	return r.serveCmdRow(d)
+}
+
+// httpServeOnly runs the http-serve group: the serve command's row alone
+// (the http group includes it, so a full run or -only http,http-serve
+// measures it once).
+func (r *runner) httpServeOnly() error {
+	if len(r.opts.Only) == 0 || slices.Contains(r.opts.Only, "http") {
+		return nil
+	}
+	if ok, err := r.httpReady("http-serve"); !ok {
+		return err
+	}
+	if r.opts.ServeHTTPCmd == nil {
+		r.settings("http-serve: not measured (it compares the serve command with the default provider only)")
+		return nil
+	}
+	return r.serveCmdRow(r.httpTime())
+}
+
+// httpReady says whether group can run: its servers need child processes
+// and the load generators. When not, it notes why in the report, and
+// returns an error if group was asked for by name (-only).
+func (r *runner) httpReady(group string) (bool, error) {
+	if r.opts.Spawn == nil {
+		r.settings("%s: not measured (its servers run in child processes; run without -one-process)", group)
+		return false, nil
+	}
+	if missing := MissingHTTPTools(); len(missing) > 0 {
+		var pkgs []string
+		for _, t := range missing {
+			pkgs = append(pkgs, HTTPTools[t])
+		}
+		msg := fmt.Sprintf("%s: not measured: %s not found (Debian: apt-get install %s, or build/install-deps.sh bench)",
+			group, strings.Join(missing, " and "), strings.Join(pkgs, " "))
+		if slices.Contains(r.opts.Only, group) {
+			return false, errors.New("bench: " + msg)
+		}
+		fmt.Fprintln(r.opts.Progress, msg)
+		r.settings("%s", msg)
+		return false, nil
+	}
+	return true, nil
 }
 
 // httpScenarios measures HTTPScenarios on every stack.
