@@ -100,7 +100,10 @@ func newServerStream(cfg *ServerConfig, conn net.Conn, opts StreamOptions, intoC
 		return nil, err
 	}
 	cb := &connCallbacks{logger: opts.Logger, store: cfg.store, getCert: cfg.getCert, conn: conn}
-	cb.userCode = cb.logger != nil || cb.store != nil || cb.getCert != nil || cfg.life.userCode()
+	if ps, ok := cfg.store.(*policyStore); ok && ps.internal() {
+		cb.storeInternal = true
+	}
+	cb.userCode = cb.logger != nil || cb.store != nil && !cb.storeInternal || cb.getCert != nil || cfg.life.userCode()
 	k := newCore(c, cb, cfg.life, true)
 	k.clientAuth = cfg.clientAuth
 	if opts.Logger != nil {

@@ -71,6 +71,9 @@ type connCallbacks struct {
 	// makes its C calls on a goroutine of their own, so that its context
 	// and Close can end it while a callback is stuck (handshake.go).
 	userCode bool
+	// storeInternal: store is gorustls's own (a MemorySessionStore behind
+	// the policy wrapper), called as internal code, not as a callback.
+	storeInternal bool
 
 	// runner is the goroutine running one of this connection's user
 	// callbacks (0: none). Only one can: they run inside C calls on the
@@ -207,6 +210,9 @@ func (cb *connCallbacks) SessionGet(key []byte, remove bool) (v []byte, ok bool)
 	if cb.store == nil {
 		return nil, false
 	}
+	if cb.storeInternal {
+		return cb.store.Get(key, remove)
+	}
 	if !cb.run("SessionStore.Get", func() { v, ok = cb.store.Get(key, remove) }) {
 		return nil, false
 	}
@@ -216,6 +222,9 @@ func (cb *connCallbacks) SessionGet(key []byte, remove bool) (v []byte, ok bool)
 func (cb *connCallbacks) SessionPut(key, val []byte) (ok bool) {
 	if cb.store == nil {
 		return false
+	}
+	if cb.storeInternal {
+		return cb.store.Put(key, val)
 	}
 	if !cb.run("SessionStore.Put", func() { ok = cb.store.Put(key, val) }) {
 		return false

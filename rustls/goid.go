@@ -2,14 +2,20 @@ package rustls
 
 import "runtime"
 
-// goid returns the calling goroutine's id, read from the first line of its
-// stack trace ("goroutine 123 [running]:"). Go offers no other way to tell
-// goroutines apart; it is used only to recognise a Stream method called
-// from inside one of that Stream's own callbacks (which would otherwise
-// wait forever for a lock its own goroutine holds): on callback entry, and
-// in a method only while some callback of that connection is running.
-// It costs about a microsecond and never returns 0.
-func goid() uint64 {
+// goid returns a number that tells the calling goroutine apart from every
+// other goroutine alive (never 0). It is used only to recognise a Stream
+// method called from inside one of that Stream's own callbacks (which
+// would otherwise wait forever for a lock its own goroutine holds): on
+// callback entry, and in a method only while some callback of that
+// connection is running. Where the platform allows (goid_fast.go) it is
+// the address of the goroutine's runtime descriptor, read in a few
+// instructions; elsewhere it is parsed from the goroutine's stack trace
+// (goidSlow), which costs microseconds.
+
+// goidSlow returns the calling goroutine's id, read from the first line of
+// its stack trace ("goroutine 123 [running]:"). Go offers no other portable
+// way to tell goroutines apart.
+func goidSlow() uint64 {
 	var buf [32]byte
 	n := runtime.Stack(buf[:], false)
 	b := buf[:n]

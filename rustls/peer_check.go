@@ -25,6 +25,8 @@ type peerCheck struct {
 	usage x509.ExtKeyUsage
 	// verifyConn is ClientOptions/ServerOptions.VerifyConnection.
 	verifyConn func(tls.ConnectionState) error
+	// cache holds the peer chains seen lately (peer_cache.go).
+	cache peerCache
 }
 
 // newPeerCheck describes a config whose peer rustls verifies against the
@@ -50,6 +52,7 @@ type chainSource struct {
 	certs []*x509.Certificate // the peer's chain, end entity first
 	name  string              // client: the server name rustls checked
 	at    time.Time           // when the handshake completed
+	entry *peerEntry          // the chain's cache entry, if any
 
 	once   sync.Once
 	chains [][]*x509.Certificate
@@ -64,6 +67,12 @@ func (c *chainSource) verifiedChains() [][]*x509.Certificate {
 		return nil
 	}
 	c.once.Do(func() {
+		if c.entry != nil {
+			if chains, ok := c.entry.lookup(c.name, c.at); ok {
+				c.chains = chains
+				return
+			}
+		}
 		opts := x509.VerifyOptions{
 			DNSName:     c.name,
 			CurrentTime: c.at,
@@ -88,6 +97,9 @@ func (c *chainSource) verifiedChains() [][]*x509.Certificate {
 		}
 		if chains, err := c.certs[0].Verify(opts); err == nil {
 			c.chains = chains
+			if c.entry != nil {
+				c.entry.store(c.name, chains)
+			}
 		}
 	})
 	return c.chains

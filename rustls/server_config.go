@@ -154,7 +154,9 @@ type ServerOptions struct {
 	// a random ID whose state is Put, and resumption takes it with Get(key,
 	// true) (tickets are single-use). A Put that returns false means no
 	// ticket or session ID is issued. A SessionStore cannot be used on the
-	// ClientHello path (LazyAcceptor).
+	// ClientHello path (LazyAcceptor). A *MemorySessionStore is gorustls's
+	// own code, not a user callback: handshakes call it directly (see
+	// Stream.Handshake on callbacks), which costs less than any other store.
 	//
 	// Sharing a store never lets a resumed client skip the checks of the
 	// config it resumes on: each key starts with a 32-byte fingerprint of

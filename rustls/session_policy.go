@@ -86,6 +86,15 @@ func newPolicyStore(inner SessionStore, fp [sha256.Size]byte, auth ClientAuth, s
 	return &policyStore{inner: inner, fp: fp, auth: auth, sealer: sealer}
 }
 
+// internal reports whether the wrapped store is gorustls's own
+// MemorySessionStore: then no user code runs behind Get and Put, and they
+// never block beyond a short mutex, so the handshake calls them as it
+// calls its own code (no callback bookkeeping, no goroutine of its own).
+func (s *policyStore) internal() bool {
+	_, ok := s.inner.(*MemorySessionStore)
+	return ok
+}
+
 func (s *policyStore) key(key []byte) []byte {
 	return append(s.fp[:len(s.fp):len(s.fp)], key...)
 }

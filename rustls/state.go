@@ -154,7 +154,15 @@ func (s *Stream) settleState(ctx, hctx context.Context) error {
 	if !s.server {
 		c.tls.ServerName = s.serverName
 	}
-	certs, err := parsePeerChain(ders)
+	pc := s.k.life.peer
+	var certs []*x509.Certificate
+	var entry *peerEntry
+	var err *Error
+	if pc != nil {
+		certs, entry, err = pc.cache.parse(ders)
+	} else {
+		certs, err = parsePeerChain(ders)
+	}
 	if err == nil && s.server && c.tls.DidResume {
 		err = checkResumedClient(s.k.clientAuth, certs, time.Now())
 	}
@@ -162,10 +170,14 @@ func (s *Stream) settleState(ctx, hctx context.Context) error {
 		s.setFatal(err)
 		return err
 	}
+	if entry != nil {
+		// The certificates are shared with other connections (immutable);
+		// the slice is this connection's own.
+		certs = append([]*x509.Certificate(nil), certs...)
+	}
 	c.tls.PeerCertificates = certs
-	pc := s.k.life.peer
 	if pc != nil && pc.verified && len(certs) > 0 {
-		c.chains = &chainSource{check: pc, certs: certs, at: time.Now()}
+		c.chains = &chainSource{check: pc, certs: certs, at: time.Now(), entry: entry}
 		if !s.server {
 			c.chains.name = s.serverName
 		}

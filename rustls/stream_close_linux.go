@@ -11,16 +11,21 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// sendQueueEmpty reports whether everything written to the TCP socket
-// (and its FIN) was acknowledged by the peer (SIOCOUTQ is 0): a reset can
-// no longer destroy any of it.
-func sendQueueEmpty(rc syscall.RawConn) bool {
-	n := -1
-	err := rc.Control(func(fd uintptr) {
-		v, e := unix.IoctlGetInt(int(fd), unix.SIOCOUTQ)
-		if e == nil {
-			n = v
+// socketQueues returns how many bytes written to the TCP socket the peer
+// has not acknowledged yet (SIOCOUTQ; a FIN sent counts as one) and, with
+// in, how many received bytes wait unread in the socket (SIOCINQ); -1 for
+// what cannot be told.
+func socketQueues(rc syscall.RawConn, in bool) (sent, unread int) {
+	sent, unread = -1, -1
+	_ = rc.Control(func(fd uintptr) {
+		if v, err := unix.IoctlGetInt(int(fd), unix.SIOCOUTQ); err == nil {
+			sent = v
+		}
+		if in {
+			if v, err := unix.IoctlGetInt(int(fd), unix.SIOCINQ); err == nil {
+				unread = v
+			}
 		}
 	})
-	return err == nil && n == 0
+	return sent, unread
 }

@@ -186,21 +186,33 @@ func (l *listener) serveConn(raw net.Conn) {
 // logs why, closes raw and returns nil.
 func (s *Server) handshake(ctx context.Context, raw net.Conn) *rustls.Stream {
 	sn := &s.snap
-	sc := &sniffConn{Conn: raw}
 	ctx, cancel := context.WithTimeout(ctx, sn.opts.HandshakeTimeout)
 	defer cancel()
+	// A socket is peeked at and handed over bare; anything else is
+	// sniffed through a wrapper.
+	var conn net.Conn = raw
+	var sc *sniffConn
+	plain, err := peekPlaintext(ctx, raw)
+	if err == errNotPeekable {
+		sc = &sniffConn{Conn: raw}
+		conn, err = sc, nil
+	}
 	var st *rustls.Stream
-	var err error
-	if sn.choose != nil {
-		la := rustls.LazyAcceptor{Choose: s.protectChoose(raw.RemoteAddr()), Options: sn.opts}
-		st, err = la.AcceptFallible(ctx, sc)
-	} else {
-		st, err = sn.acceptor.AcceptFallible(ctx, sc)
+	if err == nil && !plain {
+		if sn.choose != nil {
+			la := rustls.LazyAcceptor{Choose: s.protectChoose(raw.RemoteAddr()), Options: sn.opts}
+			st, err = la.AcceptFallible(ctx, conn)
+		} else {
+			st, err = sn.acceptor.AcceptFallible(ctx, conn)
+		}
+		if err == nil {
+			return st
+		}
 	}
-	if err == nil {
-		return st
+	if sc != nil && sc.plain.Load() {
+		plain = true
 	}
-	if sc.plain.Load() {
+	if plain {
 		_ = raw.SetWriteDeadline(time.Now().Add(time.Second))
 		_, _ = raw.Write([]byte(plaintextAnswer))
 		s.log(slog.LevelInfo, "rustlshttp: TLS handshake error: client sent an HTTP request to an HTTPS server", raw.RemoteAddr())

@@ -1,9 +1,65 @@
 package rustlshttp
 
 import (
+	"context"
+	"errors"
 	"net"
 	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
+
+// errNotPeekable: the connection is not a socket the server can peek at.
+var errNotPeekable = errors.New("rustlshttp: cannot peek at this connection")
+
+// peekPlaintext waits for the client's first bytes on a socket and reports
+// whether they look like a plaintext HTTP request, without taking them
+// from the socket (MSG_PEEK): the TLS handshake then runs on the bare
+// connection, so that the Stream uses its socket fast paths (direct
+// output, and Close's wait for the peer) that a wrapper would hide from
+// it. The wait ends with ctx. errNotPeekable means raw is no socket: the
+// caller sniffs through a sniffConn instead. Any other error (EOF, a reset,
+// ctx) is the handshake's to report.
+func peekPlaintext(ctx context.Context, raw net.Conn) (bool, error) {
+	sc, ok := raw.(syscall.Conn)
+	if !ok {
+		return false, errNotPeekable
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false, errNotPeekable
+	}
+	stop := context.AfterFunc(ctx, func() { _ = raw.SetReadDeadline(time.Unix(1, 0)) })
+	var head [4]byte
+	n := 0
+	var perr error
+	err = rc.Read(func(fd uintptr) bool {
+		m, _, e := unix.Recvfrom(int(fd), head[:], unix.MSG_PEEK)
+		switch {
+		case e == unix.EAGAIN || e == unix.EINTR:
+			return false
+		case e != nil:
+			perr = e
+			return true
+		}
+		n = m
+		// Fewer than four bytes and no EOF: wait for more (a new arrival
+		// wakes us; what is there stays).
+		return m == 0 || m == len(head)
+	})
+	if !stop() {
+		return false, ctx.Err()
+	}
+	if err == nil {
+		err = perr
+	}
+	if err != nil {
+		return false, err
+	}
+	return looksLikeHTTP(head[:n]), nil
+}
 
 // sniffConn watches the first bytes a client sends. When they look like a
 // plaintext HTTP request it swallows whatever the TLS side wants to write
