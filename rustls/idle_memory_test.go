@@ -103,9 +103,11 @@ func TestIdleStreamHeapBound(t *testing.T) {
 // connection holds it.
 func TestPeerCertificatesShared(t *testing.T) {
 	scfg := serverConfig(t, nil)
-	ccfg := clientConfig(t, nil)
 	var leafDER []byte
 	t.Run("connections", func(t *testing.T) {
+		// The client config is the subtest's: its own cache of peer
+		// chains (peer_cache.go) goes with it.
+		ccfg := clientConfig(t, nil)
 		c1, _ := rustlsPair(t, scfg, ccfg, StreamOptions{}, StreamOptions{})
 		c2, _ := rustlsPair(t, scfg, ccfg, StreamOptions{}, StreamOptions{})
 		p1 := c1.ConnectionState().PeerCertificates
@@ -118,8 +120,8 @@ func TestPeerCertificatesShared(t *testing.T) {
 		leafDER = bytes.Clone(p1[0].Raw)
 		assert.NotNil(t, peerCerts.lookup(leafDER))
 	})
-	// The subtest's streams are closed and unreferenced now: the entry
-	// goes with the last of them.
+	// The subtest's streams and client config are closed and unreferenced
+	// now: the entry goes with the last of them.
 	deadline := time.Now().Add(10 * time.Second)
 	for peerCerts.lookup(leafDER) != nil && time.Now().Before(deadline) {
 		runtime.GC()
