@@ -38,3 +38,32 @@ func ExampleRingAESGCMAvailable() {
 	// ring's AES-GCM: true
 	// first suite: TLS13_AES_256_GCM_SHA384
 }
+
+// Serve with ring's AES-GCM in place of aws-lc-rs's (docs/performance.md
+// says when that pays off: not on CPUs with AVX-512); key exchange and
+// signatures stay aws-lc-rs's. It needs the bundled librustls (both
+// providers).
+func ExampleRingAESGCMProvider() {
+	_, chainPEM, keyPEM := exampleCertificates()
+	key, err := rustls.NewCertifiedKey(chainPEM, keyPEM)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer key.Close()
+
+	p, err := rustls.RingAESGCMProvider()
+	if err != nil {
+		log.Fatal(err) // a librustls built with one provider says so here
+	}
+	defer p.Close() // the config keeps its own reference
+	cfg, err := rustls.NewServerConfig(rustls.ServerOptions{
+		Certificates: []*rustls.CertifiedKey{key},
+		Provider:     p,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer cfg.Close()
+	fmt.Println(len(p.CipherSuites()) > 0)
+	// Output: true
+}

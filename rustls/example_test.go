@@ -204,30 +204,3 @@ func ExampleProvider_WithCipherSuites() {
 	// TLS13_CHACHA20_POLY1305_SHA256
 	// rustls: restrict cipher suites: the item was not found (cipher suite 0x1234 is not offered by the provider)
 }
-
-// Serve with ring's AES-GCM in place of aws-lc-rs's, for bulk throughput on
-// CPUs with VAES but no AVX-512; key exchange and signatures stay
-// aws-lc-rs's. It needs the bundled librustls (both providers).
-func ExampleRingAESGCMProvider() {
-	_, chainPEM, keyPEM := exampleCertificates()
-	key, err := rustls.NewCertifiedKey(chainPEM, keyPEM)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer key.Close()
-
-	p, err := rustls.RingAESGCMProvider()
-	if err != nil {
-		log.Fatal(err) // a librustls built with one provider says so here
-	}
-	defer p.Close() // the config keeps its own reference
-	cfg, err := rustls.NewServerConfig(rustls.ServerOptions{
-		Certificates: []*rustls.CertifiedKey{key},
-		Provider:     p,
-	})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer cfg.Close()
-	fmt.Println(len(p.CipherSuites()) > 0)
-}
