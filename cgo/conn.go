@@ -7,18 +7,18 @@ package cgo
 import "C"
 
 import (
+	"runtime"
 	"sync/atomic"
 	"unique"
 	"unsafe"
 )
 
-// calls counts data-path C calls (Read, Feed, Write, Drain, CloseNotify,
-// KeyUpdate) made by every Conn in the process.
-var calls atomic.Uint64
-
-// Calls returns how many data-path C calls all Conns have made so far. Tests
-// use it to check the budget of one cgo call per steady-state Read or Write.
-func Calls() uint64 { return calls.Load() }
+// Calls returns how many calls from Go into C the process has made so far
+// (runtime.NumCgoCall: every cgo call, not only gorustls's data path).
+// Tests and the bench use it to check the budget of one cgo call per
+// steady-state Read or Write. The runtime keeps the count per thread, so
+// the data path pays for no shared counter.
+func Calls() uint64 { return uint64(runtime.NumCgoCall()) }
 
 // FlagNewOutput is set by Read when the call queued records for the peer
 // (alerts, KeyUpdate replies, tickets) while nothing was queued before; it
@@ -121,7 +121,6 @@ func (c *Conn) SetBufferLimit(n int) { C.rustls_connection_set_buffer_limit(c.p,
 // failed, to be delivered before the error. After such a failure pass no
 // more input (rustls re-reports its sticky error only when fed).
 func (c *Conn) Read(buf, spill, in []byte, eof bool) IO {
-	calls.Add(1)
 	var ip, sp *C.uint8_t
 	if len(in) > 0 {
 		ip = bytesPtr(in)
@@ -135,7 +134,6 @@ func (c *Conn) Read(buf, spill, in []byte, eof bool) IO {
 
 // Feed feeds handshake ciphertext from in (and EOF) while handshaking.
 func (c *Conn) Feed(in []byte, eof bool) IO {
-	calls.Add(1)
 	var ip *C.uint8_t
 	if len(in) > 0 {
 		ip = bytesPtr(in)
@@ -163,7 +161,6 @@ const (
 // waiting to be written before it, and keep fd open for the call
 // (syscall.RawConn.Write does). len(out) must be > 0.
 func (c *Conn) Write(p []byte, fd int, out []byte, drain bool) IO {
-	calls.Add(1)
 	var pp *C.uint8_t
 	if len(p) > 0 {
 		pp = bytesPtr(p)
@@ -174,7 +171,6 @@ func (c *Conn) Write(p []byte, fd int, out []byte, drain bool) IO {
 // Drain queues what (QueueNone, QueueCloseNotify or QueueKeyUpdate), then
 // moves out what rustls holds, as Write does. len(out) must be > 0.
 func (c *Conn) Drain(fd int, out []byte, what int) IO {
-	calls.Add(1)
 	return toIO(C.gr_conn_drain(c.p, C.int(fd), bytesPtr(out), C.size_t(len(out)), C.int(what)))
 }
 
