@@ -53,7 +53,10 @@ func benchGorustls() bench.Stack {
 			scfg.Close()
 			return nil, err
 		}
-		acc, con := NewAcceptor(scfg, StreamOptions{}), NewConnector(ccfg, StreamOptions{})
+		// Write-through when the scenario asks for it (the crypto/tls side
+		// is then plain Writes), as internal/bench/rustlsstack does.
+		opts := StreamOptions{WriteThrough: p.WriteThrough}
+		acc, con := NewAcceptor(scfg, opts), NewConnector(ccfg, opts)
 		return &bench.Endpoints{
 			Server: func(ctx context.Context, c net.Conn) (bench.Conn, error) {
 				s, err := acc.Accept(ctx, c)
