@@ -71,6 +71,12 @@ type Listener struct {
 // zero opts.HandshakeTimeout becomes DefaultHandshakeTimeout (the bound of
 // each connection's handshake). The Listener does not own cfg: closing cfg
 // makes Accept fail. Nothing is read from inner before the first Accept.
+// A nil inner makes Accept fail with an *Error matching ErrInvalidInput.
+//
+// A transient failure of inner's Accept (a net.Error that is Temporary or
+// a timeout, or running out of file descriptors) is retried with a backoff,
+// as net/http's Serve does; any other error ends the listener and every
+// later Accept returns it.
 func NewListener(inner net.Listener, cfg *ServerConfig, opts StreamOptions) *Listener {
 	opts = listenerOptions(opts)
 	l := &Listener{acc: NewAcceptor(cfg, opts)}
@@ -149,8 +155,8 @@ func (l *Listener) Close() error {
 	return l.q.close()
 }
 
-// Addr returns the transport listener's address.
-func (l *Listener) Addr() net.Addr { return l.q.inner.Addr() }
+// Addr returns the transport listener's address (nil without one).
+func (l *Listener) Addr() net.Addr { return l.q.addr() }
 
 // Defaults for the listeners' bounds (see Listener.MaxHandshakes and
 // Listener.MaxReady).

@@ -55,7 +55,9 @@ type LazyListener struct {
 
 // NewLazyListener wraps inner with la. Streams are write-through (the
 // LazyAcceptor's Options are copied with WriteThrough forced on) and a zero
-// HandshakeTimeout becomes DefaultHandshakeTimeout.
+// HandshakeTimeout becomes DefaultHandshakeTimeout. A nil inner, or a nil
+// la or Choose, makes Accept fail with an *Error matching ErrInvalidInput
+// (such a listener could serve nobody).
 func NewLazyListener(inner net.Listener, la *LazyAcceptor) *LazyListener {
 	if la == nil {
 		la = &LazyAcceptor{} // every handshake fails: no Choose
@@ -88,6 +90,9 @@ func (l *LazyListener) AcceptStream() (*Stream, error) {
 	if l == nil || l.q.inner == nil || l.la == nil {
 		return nil, inputErr("accept", "a LazyListener needs an inner net.Listener (use NewLazyListener)")
 	}
+	if l.la.Choose == nil {
+		return nil, inputErr("accept", "the LazyListener's LazyAcceptor has no Choose")
+	}
 	l.q.start(l.MaxHandshakes, l.MaxReady)
 	return l.q.accept()
 }
@@ -102,5 +107,5 @@ func (l *LazyListener) Close() error {
 	return l.q.close()
 }
 
-// Addr returns the transport listener's address.
-func (l *LazyListener) Addr() net.Addr { return l.q.inner.Addr() }
+// Addr returns the transport listener's address (nil without one).
+func (l *LazyListener) Addr() net.Addr { return l.q.addr() }

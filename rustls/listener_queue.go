@@ -108,10 +108,27 @@ func (q *handshakeQueue) acceptLoop() {
 }
 
 // retryAccept reports whether an Accept error passes (as net/http's
-// server treats it): a timeout, or too many open files.
+// server treats it): a net.Error that is Temporary or a timeout, or too
+// many open files.
 func retryAccept(err error) bool {
 	var ne net.Error
-	return (errors.As(err, &ne) && ne.Timeout()) || errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE)
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	var te interface{ Temporary() bool }
+	if errors.As(err, &te) && te.Temporary() {
+		return true
+	}
+	return errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE)
+}
+
+// addr is the transport listener's address, nil without one (a zero
+// listener, or one made with a nil inner listener).
+func (q *handshakeQueue) addr() net.Addr {
+	if q == nil || q.inner == nil {
+		return nil
+	}
+	return q.inner.Addr()
 }
 
 func (q *handshakeQueue) handshake(c net.Conn) {
@@ -176,7 +193,9 @@ func (q *handshakeQueue) close() error {
 	var err error
 	q.closeMu.Do(func() {
 		q.cancel()
-		err = q.inner.Close()
+		if q.inner != nil {
+			err = q.inner.Close()
+		}
 		// Not started yet: mark the accept loop as finished so that it
 		// never starts. Then no handshake can be added once it is done.
 		q.once.Do(func() { close(q.done) })
