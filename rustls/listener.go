@@ -22,8 +22,11 @@ const DefaultHandshakeTimeout = 10 * time.Second
 // transport listener's, a closed or unusable config, net.ErrClosed).
 //
 // Because its Streams are handshaken, ConnectionState is complete from the
-// start: a plain http.Server serving a Listener fills Request.TLS (serve
-// with rustlshttp.Server for HTTP/2 as well).
+// start: a plain http.Server serving a Listener fills Request.TLS. Such a
+// server speaks only HTTP/1.1 (net/http runs HTTP/2 over *tls.Conn only):
+// leave "h2" out of the config's NextProtos there, or an HTTP/2 client
+// that negotiates it fails on HTTP/1.1 answers; serve with
+// rustlshttp.Server for HTTP/2 as well.
 //
 // Buffering: like everything that hands a Stream to generic net.Conn code
 // (Listener, LazyListener, Dialer, Dial, DialContext), a Listener's Streams
