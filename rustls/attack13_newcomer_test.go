@@ -220,4 +220,3 @@ func TestAttack13NewcomerMutualTLS(t *testing.T) {
 	default:
 	}
 }
-
