@@ -3,7 +3,10 @@ package rustls_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
+	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -168,4 +171,258 @@ func TestAttack13LazyListenerWithoutChooseFailsAccept(t *testing.T) {
 			assert.ErrorIs(t, err, rustls.ErrInvalidInput)
 		})
 	}
+}
+
+// Streams already returned by Accept are the caller's: closing the
+// listener, or outliving its handshake timeout, must not touch them (no
+// deadline or cancellation left over from the handshake).
+func TestAttack13AcceptedStreamOutlivesListenerAndHandshakeTimeout(t *testing.T) {
+	scfg, ccfg := exampleConfigs()
+	defer scfg.Close()
+	defer ccfg.Close()
+	const hsTimeout = 200 * time.Millisecond
+	la := &rustls.LazyAcceptor{
+		Choose:  func(*rustls.ClientHello) (*rustls.ServerConfig, error) { return scfg, nil },
+		Options: rustls.StreamOptions{HandshakeTimeout: hsTimeout},
+	}
+	for name, mk := range map[string]func(net.Listener) net.Listener{
+		"Listener": func(inner net.Listener) net.Listener {
+			return rustls.NewListener(inner, scfg, rustls.StreamOptions{HandshakeTimeout: hsTimeout})
+		},
+		"LazyListener": func(inner net.Listener) net.Listener { return rustls.NewLazyListener(inner, la) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			inner, err := net.Listen("tcp", "127.0.0.1:0")
+			require.NoError(t, err)
+			ln := mk(inner)
+			defer ln.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			type res struct {
+				s   *rustls.Stream
+				err error
+			}
+			ch := make(chan res, 1)
+			go func() {
+				d := &rustls.Dialer{Config: ccfg, ServerName: "localhost"}
+				s, err := d.DialStream(ctx, "tcp", ln.Addr().String())
+				ch <- res{s, err}
+			}()
+			sc, err, ok := acceptWithin(t, 20*time.Second, ln.Accept)
+			require.True(t, ok)
+			require.NoError(t, err)
+			defer sc.Close()
+			r := <-ch
+			require.NoError(t, r.err)
+			defer r.s.Close()
+
+			require.NoError(t, ln.Close())
+			time.Sleep(3 * hsTimeout) // past the handshake's bound
+			_, err = r.s.Write([]byte("ping"))
+			require.NoError(t, err)
+			buf := make([]byte, 4)
+			_, err = io.ReadFull(sc, buf)
+			require.NoError(t, err, "an accepted Stream broke after the listener closed or its handshake timeout passed")
+			assert.Equal(t, "ping", string(buf))
+			_, err = sc.Write([]byte("pong"))
+			require.NoError(t, err)
+			require.NoError(t, r.s.SetReadDeadline(time.Now().Add(20*time.Second)))
+			_, err = io.ReadFull(r.s, buf)
+			require.NoError(t, err)
+			assert.Equal(t, "pong", string(buf))
+		})
+	}
+}
+
+// Close while handshakes are in progress (silent clients, half a
+// ClientHello, a GetCertificate stuck until its context ends) and an
+// Accept is blocked: Accept returns net.ErrClosed, Close returns without
+// waiting for the handshake timeout, every client's socket is closed and
+// no goroutine is left behind.
+func TestAttack13ListenerCloseDuringHandshakesLeaksNothing(t *testing.T) {
+	ca, leaf := examplePKI()
+	key, err := rustls.NewCertifiedKey(leaf.ChainPEM, leaf.KeyPEM)
+	require.NoError(t, err)
+	defer key.Close()
+	entered := make(chan struct{}, 16)
+	scfg, err := rustls.NewServerConfig(rustls.ServerOptions{GetCertificate: func(h *rustls.ClientHello) (*rustls.CertifiedKey, error) {
+		entered <- struct{}{}
+		<-h.Context().Done()
+		return nil, h.Context().Err()
+	}})
+	require.NoError(t, err)
+	defer scfg.Close()
+	ccfg, err := rustls.NewClientConfig(rustls.ClientOptions{RootCAs: ca.PEM})
+	require.NoError(t, err)
+	defer ccfg.Close()
+
+	before := runtime.NumGoroutine()
+	ln, err := rustls.Listen("tcp", "127.0.0.1:0", scfg, rustls.StreamOptions{HandshakeTimeout: time.Minute})
+	require.NoError(t, err)
+	acceptErr := make(chan error, 1)
+	go func() {
+		_, err := ln.Accept()
+		acceptErr <- err
+	}()
+	var raws []net.Conn
+	for i := 0; i < 8; i++ { // silent clients
+		c, err := net.Dial("tcp", ln.Addr().String())
+		require.NoError(t, err)
+		raws = append(raws, c)
+	}
+	for i := 0; i < 4; i++ { // half a ClientHello record header
+		c, err := net.Dial("tcp", ln.Addr().String())
+		require.NoError(t, err)
+		_, _ = c.Write([]byte{0x16, 0x03, 0x01})
+		raws = append(raws, c)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for i := 0; i < 2; i++ { // real clients stuck in GetCertificate
+		go func() {
+			d := &rustls.Dialer{Config: ccfg, ServerName: "localhost"}
+			if s, err := d.DialStream(ctx, "tcp", ln.Addr().String()); err == nil {
+				_ = s.Close()
+			}
+		}()
+	}
+	for i := 0; i < 2; i++ {
+		select {
+		case <-entered:
+		case <-ctx.Done():
+			t.Fatal("GetCertificate never ran")
+		}
+	}
+
+	closed := make(chan error, 1)
+	go func() { closed <- ln.Close() }()
+	select {
+	case <-closed:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Close waited for the handshakes")
+	}
+	select {
+	case err := <-acceptErr:
+		assert.ErrorIs(t, err, net.ErrClosed)
+	case <-time.After(20 * time.Second):
+		t.Fatal("Accept still blocked after Close")
+	}
+	for _, c := range raws {
+		require.NoError(t, c.SetReadDeadline(time.Now().Add(20*time.Second)))
+		_, err := io.Copy(io.Discard, c)
+		assert.NoError(t, err, "the listener left a client's socket open")
+		_ = c.Close()
+	}
+	cancel()
+	deadline := time.Now().Add(20 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		buf := make([]byte, 1<<20)
+		t.Fatalf("%d goroutines before, %d after Close:\n%s", before, n, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// A config closed while clients keep coming: Accept reports it (an
+// *Error matching ErrInvalidInput, which net/http's Serve does not retry),
+// handshakes already running finish or fail cleanly, and Close ends it all.
+func TestAttack13ListenerConfigClosedUnderLoad(t *testing.T) {
+	scfg, ccfg := exampleConfigs()
+	defer ccfg.Close()
+	ln, err := rustls.Listen("tcp", "127.0.0.1:0", scfg, rustls.StreamOptions{})
+	require.NoError(t, err)
+	ln.MaxReady = 2
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	stop := make(chan struct{})
+	var clients sync.WaitGroup
+	for i := 0; i < 6; i++ {
+		clients.Add(1)
+		go func() {
+			defer clients.Done()
+			d := &rustls.Dialer{Config: ccfg, ServerName: "localhost"}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				cctx, ccancel := context.WithTimeout(ctx, 2*time.Second)
+				if s, err := d.DialStream(cctx, "tcp", ln.Addr().String()); err == nil {
+					_ = s.Close()
+				}
+				ccancel()
+			}
+		}()
+	}
+	accepted := 0
+	var acceptErr error
+	for acceptErr == nil {
+		c, err, ok := acceptWithin(t, 20*time.Second, ln.Accept)
+		require.True(t, ok, "Accept hung")
+		if err != nil {
+			acceptErr = err
+			break
+		}
+		_ = c.Close()
+		accepted++
+		if accepted == 5 {
+			require.NoError(t, scfg.Close())
+		}
+	}
+	assert.GreaterOrEqual(t, accepted, 5)
+	assert.ErrorIs(t, acceptErr, rustls.ErrInvalidInput)
+	var te interface{ Temporary() bool }
+	assert.False(t, errors.As(acceptErr, &te) && te.Temporary(), "a closed config is not temporary")
+	close(stop)
+	require.NoError(t, ln.Close())
+	clients.Wait()
+}
+
+// A failed handshake is permanent and the same error for every later
+// call (Handshake, HandshakeContext with any context, Read, Write), and
+// a completed one answers nil even to a cancelled context or after Close,
+// as crypto/tls does.
+func TestAttack13HandshakeResultIsSticky(t *testing.T) {
+	scfg, ccfg := exampleConfigs()
+	defer scfg.Close()
+	defer ccfg.Close()
+
+	t.Run("failed", func(t *testing.T) {
+		cc, sc := exampleTCPPair()
+		defer sc.Close() // the server never answers
+		s, err := rustls.NewConnector(ccfg, rustls.StreamOptions{HandshakeTimeout: 100 * time.Millisecond}).Client(cc, "localhost")
+		require.NoError(t, err)
+		defer s.Close()
+		first := s.Handshake()
+		require.ErrorIs(t, first, context.DeadlineExceeded)
+		assert.Equal(t, first, s.Handshake())
+		assert.Equal(t, first, s.HandshakeContext(context.Background()))
+		_, err = s.Read(make([]byte, 1))
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+		_, err = s.Write([]byte("x"))
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.False(t, s.ConnectionState().HandshakeComplete)
+	})
+	t.Run("completed", func(t *testing.T) {
+		cc, sc := exampleTCPPair()
+		ctx, cancel := exampleContext()
+		defer cancel()
+		go func() {
+			if s, err := rustls.NewAcceptor(scfg, rustls.StreamOptions{}).Accept(ctx, sc); err == nil {
+				_, _ = io.Copy(io.Discard, s)
+				_ = s.Close()
+			}
+		}()
+		s, err := rustls.NewConnector(ccfg, rustls.StreamOptions{}).Connect(ctx, cc, "localhost")
+		require.NoError(t, err)
+		done, cancelDone := context.WithCancel(context.Background())
+		cancelDone()
+		assert.NoError(t, s.HandshakeContext(done))
+		assert.NoError(t, s.Handshake())
+		require.NoError(t, s.Close())
+		assert.NoError(t, s.Handshake(), "after Close")
+		assert.True(t, s.ConnectionState().HandshakeComplete)
+	})
 }

@@ -55,7 +55,9 @@ type Listener struct {
 	// logged at slog.LevelError with "stack", unless Logger is the
 	// StreamOptions' Logger, which already reported it. The handler runs on
 	// the connection's handshake goroutine and must not block; a panic in
-	// it is recovered and that record lost.
+	// it is recovered and that record lost. A handler that blocks keeps its
+	// connection's place (see MaxHandshakes) meanwhile, and Close waits for
+	// it to return.
 	Logger *slog.Logger
 	// MaxHandshakes, if set before the first Accept, bounds the connections
 	// taken from the inner listener and not yet queued for Accept

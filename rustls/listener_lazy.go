@@ -37,7 +37,9 @@ type LazyListener struct {
 	// LazyAcceptor's Options.Logger, which already reported that panic as
 	// it happened, it is not logged twice. The handler runs on the
 	// connection's handshake goroutine and must not block; a panic in it is
-	// recovered and that record lost.
+	// recovered and that record lost. A handler that blocks keeps its
+	// connection's place (see MaxHandshakes) meanwhile, and Close waits for
+	// it to return.
 	Logger *slog.Logger
 	// MaxHandshakes, if set before the first Accept, bounds the connections
 	// taken from the inner listener and not yet queued for Accept: those
