@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"runtime"
 	"sync"
@@ -424,5 +425,100 @@ func TestAttack13HandshakeResultIsSticky(t *testing.T) {
 		require.NoError(t, s.Close())
 		assert.NoError(t, s.Handshake(), "after Close")
 		assert.True(t, s.ConnectionState().HandshakeComplete)
+	})
+}
+
+// Handshake() is bounded as a whole, not per read: a client trickling a
+// ClientHello a byte at a time cannot keep it going past HandshakeTimeout,
+// and neither can it hold a Listener's place past it.
+func TestAttack13HandshakeBoundsTricklingPeer(t *testing.T) {
+	scfg, ccfg := exampleConfigs()
+	defer scfg.Close()
+	defer ccfg.Close()
+	// A real ClientHello, captured from a Connector.
+	cc, sc := exampleTCPPair()
+	go func() {
+		s, err := rustls.NewConnector(ccfg, rustls.StreamOptions{HandshakeTimeout: 2 * time.Second}).Client(cc, "localhost")
+		if err == nil {
+			_ = s.Handshake()
+			_ = s.Close()
+		}
+	}()
+	hello := make([]byte, 5)
+	require.NoError(t, sc.SetReadDeadline(time.Now().Add(20*time.Second)))
+	_, err := io.ReadFull(sc, hello)
+	require.NoError(t, err)
+	rest := make([]byte, int(hello[3])<<8|int(hello[4]))
+	_, err = io.ReadFull(sc, rest)
+	require.NoError(t, err)
+	hello = append(hello, rest...)
+	_ = sc.Close()
+
+	trickle := func(c net.Conn, stop <-chan struct{}) {
+		for _, b := range hello {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			if _, err := c.Write([]byte{b}); err != nil {
+				return
+			}
+		}
+	}
+	const bound = 300 * time.Millisecond
+	require.Greater(t, time.Duration(len(hello))*20*time.Millisecond, 3*bound, "the trickle must outlast the bound")
+
+	t.Run("Stream.Handshake", func(t *testing.T) {
+		cc, sc := exampleTCPPair()
+		defer cc.Close()
+		stop := make(chan struct{})
+		defer close(stop)
+		go trickle(cc, stop)
+		s, err := rustls.NewAcceptor(scfg, rustls.StreamOptions{HandshakeTimeout: bound}).Server(sc)
+		require.NoError(t, err)
+		defer s.Close()
+		res := make(chan error, 1)
+		go func() { res <- s.Handshake() }()
+		select {
+		case err := <-res:
+			assert.ErrorIs(t, err, context.DeadlineExceeded)
+		case <-time.After(20 * time.Second):
+			t.Fatal("a trickling peer kept Handshake going")
+		}
+	})
+	t.Run("Listener", func(t *testing.T) {
+		rec := &recordingHandler{}
+		ln, err := rustls.Listen("tcp", "127.0.0.1:0", scfg, rustls.StreamOptions{HandshakeTimeout: bound})
+		require.NoError(t, err)
+		ln.Logger = slog.New(rec)
+		ln.MaxHandshakes = 1
+		defer ln.Close()
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				_ = c.Close()
+			}
+		}()
+		c, err := net.Dial("tcp", ln.Addr().String())
+		require.NoError(t, err)
+		defer c.Close()
+		stop := make(chan struct{})
+		defer close(stop)
+		go trickle(c, stop)
+		// The only place is freed at the bound: a real client gets in.
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		d := &rustls.Dialer{Config: ccfg, ServerName: "localhost"}
+		s, err := d.DialStream(ctx, "tcp", ln.Addr().String())
+		require.NoError(t, err)
+		_ = s.Close()
+		for rec.count() == 0 && ctx.Err() == nil {
+			time.Sleep(5 * time.Millisecond)
+		}
+		assert.Equal(t, 1, rec.count(), "the trickling client's timeout is logged")
 	})
 }

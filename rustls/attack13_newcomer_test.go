@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -218,5 +219,65 @@ func TestAttack13NewcomerMutualTLS(t *testing.T) {
 	case n := <-names:
 		t.Fatalf("a refused client reached Accept (%q)", n)
 	default:
+	}
+}
+
+// Code written for *tls.Conn reaches the connection through these
+// interfaces (net/http, grpc and proxies use the first ones); a Stream
+// must satisfy them, whichever constructor made it.
+var _ interface {
+	net.Conn
+	ConnectionState() tls.ConnectionState
+	Handshake() error
+	HandshakeContext(context.Context) error
+	NetConn() net.Conn
+	CloseWrite() error
+} = (*rustls.Stream)(nil)
+
+// The crypto/tls conversions keep the buffering rule: a DialerFromTLS's
+// Streams are write-through whatever its Options say, and so are a
+// LazyListener's over LazyAcceptorFromTLS (whose own Accept follows
+// x.Options.WriteThrough).
+func TestAttack13FromTLSKeepsTheBufferingRule(t *testing.T) {
+	ca, srv, _ := newcomerPKI(t)
+	cert := srv.TLSCertificate()
+	la, err := rustls.LazyAcceptorFromTLS(&tls.Config{Certificates: []tls.Certificate{cert}}, &rustls.FromTLSOptions{Options: rustls.StreamOptions{WriteThrough: false}})
+	require.NoError(t, err)
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ln := rustls.NewLazyListener(inner, la)
+	defer ln.Close()
+	d, err := rustls.DialerFromTLS(&tls.Config{RootCAs: ca.Pool(), ServerName: "127.0.0.1"}, &rustls.FromTLSOptions{RootCAsPEM: ca.PEM})
+	require.NoError(t, err)
+	d.Options.WriteThrough = false
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	accepted := make(chan *rustls.Stream, 1)
+	go func() {
+		s, err := ln.AcceptStream()
+		if err == nil {
+			accepted <- s
+		}
+	}()
+	c, err := d.DialStream(ctx, "tcp", ln.Addr().String())
+	require.NoError(t, err)
+	defer c.Close()
+	var s *rustls.Stream
+	select {
+	case s = <-accepted:
+	case <-ctx.Done():
+		t.Fatal("no accepted Stream")
+	}
+	defer s.Close()
+	for _, pair := range [][2]*rustls.Stream{{c, s}, {s, c}} {
+		w, r := pair[0], pair[1]
+		_, err := w.Write([]byte("x")) // no Flush
+		require.NoError(t, err)
+		assert.False(t, w.Buffered())
+		require.NoError(t, r.SetReadDeadline(time.Now().Add(20*time.Second)))
+		b := make([]byte, 1)
+		_, err = io.ReadFull(r, b)
+		require.NoError(t, err, "an unflushed Write did not arrive")
 	}
 }
