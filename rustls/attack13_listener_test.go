@@ -522,3 +522,52 @@ func TestAttack13HandshakeBoundsTricklingPeer(t *testing.T) {
 		assert.Equal(t, 1, rec.count(), "the trickling client's timeout is logged")
 	})
 }
+
+// A handshake that fails because of the server's own configuration (a
+// LazyListener's Choose returning a closed config) is the operator's
+// problem, not a client's: it must not be logged at slog.LevelInfo with
+// clients' noise, where a handler filtering Info hides that the server
+// serves nobody.
+func TestAttack13ServerSideConfigErrorIsNotClientNoise(t *testing.T) {
+	scfg, ccfg := exampleConfigs()
+	defer ccfg.Close()
+	require.NoError(t, scfg.Close())
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ln := rustls.NewLazyListener(inner, &rustls.LazyAcceptor{
+		Choose: func(*rustls.ClientHello) (*rustls.ServerConfig, error) { return scfg, nil },
+	})
+	rec := &recordingHandler{}
+	ln.Logger = slog.New(rec)
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_ = c.Close()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	d := &rustls.Dialer{Config: ccfg, ServerName: "localhost"}
+	_, err = d.DialStream(ctx, "tcp", ln.Addr().String())
+	require.Error(t, err)
+	for rec.count() == 0 && ctx.Err() == nil {
+		time.Sleep(5 * time.Millisecond)
+	}
+	require.Equal(t, 1, rec.count())
+	rec.mu.Lock()
+	r := rec.recs[0]
+	rec.mu.Unlock()
+	var logged error
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "error" {
+			logged, _ = a.Value.Any().(error)
+		}
+		return true
+	})
+	assert.ErrorIs(t, logged, rustls.ErrInvalidInput)
+	assert.Equal(t, slog.LevelError, r.Level, "%s: %v", r.Message, logged)
+}

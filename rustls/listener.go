@@ -50,7 +50,10 @@ type Listener struct {
 	// failed handshake, with attributes "remote" (the peer's address) and
 	// "error" (the handshake's error). A failure the client caused (bad
 	// ClientHello, wrong certificate, timeout, closed connection) is logged
-	// at slog.LevelInfo: noise a handler may filter out. A panic in a user
+	// at slog.LevelInfo: noise a handler may filter out. A failure of the
+	// server's own configuration (an error matching ErrInvalidInput, such
+	// as a closed CertifiedKey from GetCertificate) is logged at
+	// slog.LevelError. A panic in a user
 	// callback (GetCertificate, VerifyConnection, a SessionStore ...) is
 	// logged at slog.LevelError with "stack", unless Logger is the
 	// StreamOptions' Logger, which already reported it. The handler runs on

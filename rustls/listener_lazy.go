@@ -31,7 +31,10 @@ type LazyListener struct {
 	// failed handshake, with attributes "remote" (the peer's address) and
 	// "error" (the handshake's error). A failure the client caused (bad or
 	// no ClientHello, timeout, refused name, closed connection) is logged at
-	// slog.LevelInfo: noise a handler may filter out. A panic in a user
+	// slog.LevelInfo: noise a handler may filter out. A failure of the
+	// server's own configuration (an error matching ErrInvalidInput, such
+	// as Choose returning a closed config) is logged at slog.LevelError.
+	// A panic in a user
 	// callback (Choose, or what it calls) is logged at slog.LevelError,
 	// with "stack" (the panicking goroutine's stack); when Logger is the
 	// LazyAcceptor's Options.Logger, which already reported that panic as

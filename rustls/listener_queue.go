@@ -229,5 +229,11 @@ func logHandshakeError(logger, acceptorLogger *slog.Logger, c net.Conn, err erro
 		}
 		return
 	}
+	if errors.Is(err, ErrInvalidInput) {
+		// The server's own configuration (a closed or unusable config or
+		// key): no client causes it, and it may fail every handshake.
+		logConnError(logger, slog.LevelError, "gorustls: TLS handshake failed: server configuration", c, err)
+		return
+	}
 	logConnError(logger, slog.LevelInfo, "gorustls: TLS handshake failed", c, err)
 }

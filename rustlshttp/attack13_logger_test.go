@@ -108,3 +108,35 @@ func TestAttack13ServerNilLoggerUsesSlogDefault(t *testing.T) {
 	require.True(t, ok, "no record in slog.Default for a handler panic")
 	assert.Equal(t, slog.LevelError, r.Level, "a handler panic is an error, Logger set or not")
 }
+
+// A Server whose config was closed fails every handshake: that is the
+// operator's problem, logged at slog.LevelError, not slog.LevelInfo with
+// clients' noise (where a handler that filters Info hides it).
+func TestAttack13ServerClosedConfigIsAnError(t *testing.T) {
+	ca, err := pki.NewCA("attack13 CA")
+	require.NoError(t, err)
+	leaf, err := ca.Server("127.0.0.1")
+	require.NoError(t, err)
+	key, err := rustls.NewCertifiedKey(leaf.ChainPEM, leaf.KeyPEM)
+	require.NoError(t, err)
+	defer key.Close()
+	scfg, err := rustls.NewServerConfig(rustls.ServerOptions{Certificates: []*rustls.CertifiedKey{key}})
+	require.NoError(t, err)
+	require.NoError(t, scfg.Close())
+	rec := &recorder{}
+	srv := &rustlshttp.Server{Config: scfg, Logger: slog.New(rec)}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	defer func() {
+		_ = srv.Close()
+		<-done
+	}()
+	client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}}}
+	_, err = client.Get("https://" + ln.Addr().String() + "/")
+	require.Error(t, err)
+	r, ok := rec.wait(t, "TLS handshake")
+	require.True(t, ok)
+	assert.Equal(t, slog.LevelError, r.Level, r.Message)
+}

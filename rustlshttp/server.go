@@ -92,7 +92,9 @@ type Server struct {
 	//   - slog.LevelWarn: an Accept failure that is retried ("error");
 	//   - slog.LevelError: a recovered panic in a user callback
 	//     ("callback", "panic", "stack": the panicking goroutine's stack),
-	//     and an HTTP1.ConnContext that returned a nil context.
+	//     an HTTP1.ConnContext that returned a nil context, and a handshake
+	//     failed by the server's own configuration (an error matching
+	//     rustls.ErrInvalidInput: a closed config or key).
 	// When HTTP1.ErrorLog is nil, net/http's own messages
 	// (http.Server.ErrorLog, which net/http fixes as a *log.Logger) reach
 	// Logger too (slog.Default() when nil), through slog.NewLogLogger: at
