@@ -310,8 +310,10 @@ func TestAttack13ListenerCloseDuringHandshakesLeaksNothing(t *testing.T) {
 	}
 	for _, c := range raws {
 		require.NoError(t, c.SetReadDeadline(time.Now().Add(20*time.Second)))
+		// EOF, or a reset when the server closed with our bytes unread.
 		_, err := io.Copy(io.Discard, c)
-		assert.NoError(t, err, "the listener left a client's socket open")
+		var ne net.Error
+		assert.False(t, errors.As(err, &ne) && ne.Timeout(), "the listener left a client's socket open")
 		_ = c.Close()
 	}
 	cancel()
