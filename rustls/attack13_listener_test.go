@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"runtime"
 	"sync"
@@ -572,4 +573,74 @@ func TestAttack13ServerSideConfigErrorIsNotClientNoise(t *testing.T) {
 	})
 	assert.ErrorIs(t, logged, rustls.ErrInvalidInput)
 	assert.Equal(t, slog.LevelError, r.Level, "%s: %v", r.Message, logged)
+}
+
+// "No bound" written as math.MaxInt is careless input, not a reason for
+// Accept to panic allocating the queue.
+func TestAttack13HugeBoundsDoNotPanic(t *testing.T) {
+	scfg, ccfg := exampleConfigs()
+	defer scfg.Close()
+	defer ccfg.Close()
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ln := rustls.NewListener(inner, scfg, rustls.StreamOptions{})
+	ln.MaxHandshakes = math.MaxInt
+	ln.MaxReady = math.MaxInt
+	defer ln.Close()
+	dialInBackground(t, ln.Addr().String(), ccfg)
+	var c net.Conn
+	require.NotPanics(t, func() {
+		var ok bool
+		c, err, ok = acceptWithin(t, 20*time.Second, ln.Accept)
+		require.True(t, ok)
+	})
+	require.NoError(t, err)
+	_ = c.Close()
+}
+
+// A transport whose connections report no RemoteAddr: the failed
+// handshake is still logged (without "remote"), not lost to a panic.
+type noAddrListener struct{ net.Listener }
+
+type noAddrConn struct{ net.Conn }
+
+func (noAddrConn) RemoteAddr() net.Addr { return nil }
+
+func (l noAddrListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return noAddrConn{c}, nil
+}
+
+func TestAttack13NilRemoteAddrIsStillLogged(t *testing.T) {
+	scfg, ccfg := exampleConfigs()
+	defer scfg.Close()
+	defer ccfg.Close()
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ln := rustls.NewListener(noAddrListener{inner}, scfg, rustls.StreamOptions{})
+	rec := &recordingHandler{}
+	ln.Logger = slog.New(rec)
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_ = c.Close()
+		}
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	require.NoError(t, err)
+	_, _ = c.Write([]byte("not TLS at all\r\n\r\n"))
+	_ = c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for rec.count() == 0 && ctx.Err() == nil {
+		time.Sleep(5 * time.Millisecond)
+	}
+	assert.Equal(t, 1, rec.count(), "the failed handshake's record was lost")
 }

@@ -51,7 +51,8 @@ type LazyListener struct {
 	// the handshake timeout.
 	MaxHandshakes int
 	// MaxReady, if set before the first Accept, bounds the handshaken
-	// connections waiting for Accept (0: DefaultMaxReady).
+	// connections waiting for Accept (0: DefaultMaxReady; values above
+	// 65536 count as 65536).
 	MaxReady int
 
 	la *LazyAcceptor

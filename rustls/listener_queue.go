@@ -68,6 +68,9 @@ func (q *handshakeQueue) start(maxHS, maxReady int) {
 		if maxReady <= 0 {
 			maxReady = DefaultMaxReady
 		}
+		// The queue is allocated up front: "no bound" written as
+		// math.MaxInt must not panic (or allocate gigabytes).
+		maxReady = min(maxReady, maxReadyLimit)
 		q.slots = make(chan struct{}, maxHS)
 		q.ready = make(chan accepted, maxReady)
 		go q.acceptLoop()
@@ -106,6 +109,9 @@ func (q *handshakeQueue) acceptLoop() {
 		go q.handshake(c)
 	}
 }
+
+// maxReadyLimit caps MaxReady (the queue costs 16 bytes a place, up front).
+const maxReadyLimit = 1 << 16
 
 // retryAccept reports whether an Accept error passes (as net/http's
 // server treats it): a net.Error that is Temporary or a timeout, or too
