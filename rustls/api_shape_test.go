@@ -204,8 +204,8 @@ func TestWriteThroughForNetConnHandouts(t *testing.T) {
 		go func() {
 			c, err := ln.Accept()
 			if err == nil {
-				// A Listener's Stream handshakes on first I/O: run it now,
-				// while the client waits in DialContext.
+				// A Listener's Stream is already handshaken; this is a no-op,
+				// kept to check that it returns nil.
 				err = c.(*Stream).HandshakeContext(testCtx(t))
 			}
 			ch <- res{c, err}

@@ -33,9 +33,11 @@ import (
 // by ctx (as crypto/tls's Conn.HandshakeContext). Cancelling ctx or passing
 // its deadline aborts a stuck handshake promptly (through the transport's
 // deadlines, which are restored afterwards). A failed handshake is
-// permanent: later calls, Reads and Writes return the same error. Acceptor,
-// LazyAcceptor, Connector, Dialer and Dial run it before returning a
-// Stream; Listener's Streams run it on first I/O (see Handshake).
+// permanent: later calls, Reads and Writes return the same error; once it
+// has succeeded, later calls return nil at once, whatever their context.
+// Acceptor, LazyAcceptor, Connector, Dialer, Dial, Listener and
+// LazyListener run it before returning a Stream; Acceptor.Server's and
+// Connector.Client's Streams run it on first I/O (see Handshake).
 //
 // ctx also bounds the wait for the connection's user callbacks
 // (GetCertificate, DangerousVerifyPeerCertificate, a SessionStore,

@@ -22,8 +22,15 @@ const DefaultHandshakeTimeout = 10 * time.Second
 // transport listener's, a closed or unusable config, net.ErrClosed).
 //
 // Because its Streams are handshaken, ConnectionState is complete from the
-// start: a plain http.Server serving a Listener fills Request.TLS (serve
-// with rustlshttp.Server for HTTP/2 as well).
+// start: a plain http.Server serving a Listener fills Request.TLS. Such a
+// server speaks only HTTP/1.1 (net/http runs HTTP/2 over *tls.Conn only):
+// leave "h2" out of the config's NextProtos there, or an HTTP/2 client
+// that negotiates it fails on HTTP/1.1 answers; serve with
+// rustlshttp.Server for HTTP/2 as well. Each Stream's Close waits, up to
+// StreamOptions.CloseTimeout, for the peer to acknowledge what was sent
+// (see Stream.Close), and http.Server's Close and Shutdown close
+// connections one after another: with many clients that stopped reading,
+// they take up to that many CloseTimeouts, so lower CloseTimeout there.
 //
 // Buffering: like everything that hands a Stream to generic net.Conn code
 // (Listener, LazyListener, Dialer, Dial, DialContext), a Listener's Streams
@@ -47,12 +54,17 @@ type Listener struct {
 	// failed handshake, with attributes "remote" (the peer's address) and
 	// "error" (the handshake's error). A failure the client caused (bad
 	// ClientHello, wrong certificate, timeout, closed connection) is logged
-	// at slog.LevelInfo: noise a handler may filter out. A panic in a user
+	// at slog.LevelInfo: noise a handler may filter out. A failure of the
+	// server's own configuration (an error matching ErrInvalidInput, such
+	// as a closed CertifiedKey from GetCertificate) is logged at
+	// slog.LevelError. A panic in a user
 	// callback (GetCertificate, VerifyConnection, a SessionStore ...) is
 	// logged at slog.LevelError with "stack", unless Logger is the
 	// StreamOptions' Logger, which already reported it. The handler runs on
 	// the connection's handshake goroutine and must not block; a panic in
-	// it is recovered and that record lost.
+	// it is recovered and that record lost. A handler that blocks keeps its
+	// connection's place (see MaxHandshakes) meanwhile, and Close waits for
+	// it to return.
 	Logger *slog.Logger
 	// MaxHandshakes, if set before the first Accept, bounds the connections
 	// taken from the inner listener and not yet queued for Accept
@@ -60,7 +72,8 @@ type Listener struct {
 	// the handshake timeout.
 	MaxHandshakes int
 	// MaxReady, if set before the first Accept, bounds the handshaken
-	// connections waiting for Accept (0: DefaultMaxReady).
+	// connections waiting for Accept (0: DefaultMaxReady; values above
+	// 65536 count as 65536).
 	MaxReady int
 
 	acc *Acceptor
@@ -71,6 +84,12 @@ type Listener struct {
 // zero opts.HandshakeTimeout becomes DefaultHandshakeTimeout (the bound of
 // each connection's handshake). The Listener does not own cfg: closing cfg
 // makes Accept fail. Nothing is read from inner before the first Accept.
+// A nil inner makes Accept fail with an *Error matching ErrInvalidInput.
+//
+// A transient failure of inner's Accept (a net.Error that is Temporary or
+// a timeout, or running out of file descriptors) is retried with a backoff,
+// as net/http's Serve does; any other error ends the listener and every
+// later Accept returns it.
 func NewListener(inner net.Listener, cfg *ServerConfig, opts StreamOptions) *Listener {
 	opts = listenerOptions(opts)
 	l := &Listener{acc: NewAcceptor(cfg, opts)}
@@ -149,8 +168,8 @@ func (l *Listener) Close() error {
 	return l.q.close()
 }
 
-// Addr returns the transport listener's address.
-func (l *Listener) Addr() net.Addr { return l.q.inner.Addr() }
+// Addr returns the transport listener's address (nil without one).
+func (l *Listener) Addr() net.Addr { return l.q.addr() }
 
 // Defaults for the listeners' bounds (see Listener.MaxHandshakes and
 // Listener.MaxReady).

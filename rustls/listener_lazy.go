@@ -31,13 +31,18 @@ type LazyListener struct {
 	// failed handshake, with attributes "remote" (the peer's address) and
 	// "error" (the handshake's error). A failure the client caused (bad or
 	// no ClientHello, timeout, refused name, closed connection) is logged at
-	// slog.LevelInfo: noise a handler may filter out. A panic in a user
+	// slog.LevelInfo: noise a handler may filter out. A failure of the
+	// server's own configuration (an error matching ErrInvalidInput, such
+	// as Choose returning a closed config) is logged at slog.LevelError.
+	// A panic in a user
 	// callback (Choose, or what it calls) is logged at slog.LevelError,
 	// with "stack" (the panicking goroutine's stack); when Logger is the
 	// LazyAcceptor's Options.Logger, which already reported that panic as
 	// it happened, it is not logged twice. The handler runs on the
 	// connection's handshake goroutine and must not block; a panic in it is
-	// recovered and that record lost.
+	// recovered and that record lost. A handler that blocks keeps its
+	// connection's place (see MaxHandshakes) meanwhile, and Close waits for
+	// it to return.
 	Logger *slog.Logger
 	// MaxHandshakes, if set before the first Accept, bounds the connections
 	// taken from the inner listener and not yet queued for Accept: those
@@ -46,7 +51,8 @@ type LazyListener struct {
 	// the handshake timeout.
 	MaxHandshakes int
 	// MaxReady, if set before the first Accept, bounds the handshaken
-	// connections waiting for Accept (0: DefaultMaxReady).
+	// connections waiting for Accept (0: DefaultMaxReady; values above
+	// 65536 count as 65536).
 	MaxReady int
 
 	la *LazyAcceptor
@@ -55,7 +61,9 @@ type LazyListener struct {
 
 // NewLazyListener wraps inner with la. Streams are write-through (the
 // LazyAcceptor's Options are copied with WriteThrough forced on) and a zero
-// HandshakeTimeout becomes DefaultHandshakeTimeout.
+// HandshakeTimeout becomes DefaultHandshakeTimeout. A nil inner, or a nil
+// la or Choose, makes Accept fail with an *Error matching ErrInvalidInput
+// (such a listener could serve nobody).
 func NewLazyListener(inner net.Listener, la *LazyAcceptor) *LazyListener {
 	if la == nil {
 		la = &LazyAcceptor{} // every handshake fails: no Choose
@@ -88,6 +96,9 @@ func (l *LazyListener) AcceptStream() (*Stream, error) {
 	if l == nil || l.q.inner == nil || l.la == nil {
 		return nil, inputErr("accept", "a LazyListener needs an inner net.Listener (use NewLazyListener)")
 	}
+	if l.la.Choose == nil {
+		return nil, inputErr("accept", "the LazyListener's LazyAcceptor has no Choose")
+	}
 	l.q.start(l.MaxHandshakes, l.MaxReady)
 	return l.q.accept()
 }
@@ -102,5 +113,5 @@ func (l *LazyListener) Close() error {
 	return l.q.close()
 }
 
-// Addr returns the transport listener's address.
-func (l *LazyListener) Addr() net.Addr { return l.q.inner.Addr() }
+// Addr returns the transport listener's address (nil without one).
+func (l *LazyListener) Addr() net.Addr { return l.q.addr() }

@@ -68,6 +68,9 @@ func (q *handshakeQueue) start(maxHS, maxReady int) {
 		if maxReady <= 0 {
 			maxReady = DefaultMaxReady
 		}
+		// The queue is allocated up front: "no bound" written as
+		// math.MaxInt must not panic (or allocate gigabytes).
+		maxReady = min(maxReady, maxReadyLimit)
 		q.slots = make(chan struct{}, maxHS)
 		q.ready = make(chan accepted, maxReady)
 		go q.acceptLoop()
@@ -107,11 +110,31 @@ func (q *handshakeQueue) acceptLoop() {
 	}
 }
 
+// maxReadyLimit caps MaxReady (the queue costs 16 bytes a place, up front).
+const maxReadyLimit = 1 << 16
+
 // retryAccept reports whether an Accept error passes (as net/http's
-// server treats it): a timeout, or too many open files.
+// server treats it): a net.Error that is Temporary or a timeout, or too
+// many open files.
 func retryAccept(err error) bool {
 	var ne net.Error
-	return (errors.As(err, &ne) && ne.Timeout()) || errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE)
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	var te interface{ Temporary() bool }
+	if errors.As(err, &te) && te.Temporary() {
+		return true
+	}
+	return errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE)
+}
+
+// addr is the transport listener's address, nil without one (a zero
+// listener, or one made with a nil inner listener).
+func (q *handshakeQueue) addr() net.Addr {
+	if q == nil || q.inner == nil {
+		return nil
+	}
+	return q.inner.Addr()
 }
 
 func (q *handshakeQueue) handshake(c net.Conn) {
@@ -176,7 +199,9 @@ func (q *handshakeQueue) close() error {
 	var err error
 	q.closeMu.Do(func() {
 		q.cancel()
-		err = q.inner.Close()
+		if q.inner != nil {
+			err = q.inner.Close()
+		}
 		// Not started yet: mark the accept loop as finished so that it
 		// never starts. Then no handshake can be added once it is done.
 		q.once.Do(func() { close(q.done) })
@@ -208,6 +233,12 @@ func logHandshakeError(logger, acceptorLogger *slog.Logger, c net.Conn, err erro
 		if logger != acceptorLogger {
 			logConnError(logger, slog.LevelError, "gorustls: TLS handshake failed: callback panicked", c, err)
 		}
+		return
+	}
+	if errors.Is(err, ErrInvalidInput) {
+		// The server's own configuration (a closed or unusable config or
+		// key): no client causes it, and it may fail every handshake.
+		logConnError(logger, slog.LevelError, "gorustls: TLS handshake failed: server configuration", c, err)
 		return
 	}
 	logConnError(logger, slog.LevelInfo, "gorustls: TLS handshake failed", c, err)

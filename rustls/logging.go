@@ -20,7 +20,9 @@ func logConnError(logger *slog.Logger, level slog.Level, msg string, conn net.Co
 	defer func() { _ = recover() }()
 	attrs := make([]slog.Attr, 0, 3)
 	if conn != nil {
-		attrs = append(attrs, slog.String("remote", conn.RemoteAddr().String()))
+		if ra := conn.RemoteAddr(); ra != nil {
+			attrs = append(attrs, slog.String("remote", ra.String()))
+		}
 	}
 	attrs = append(attrs, slog.Any("error", err))
 	var p *PanicError

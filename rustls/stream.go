@@ -86,20 +86,21 @@ var (
 //
 // Buffering: Write hands plaintext to rustls, which encrypts it into its
 // outgoing buffer; the ciphertext is sent when that buffer is full (Write
-// then blocks until it is drained) or on Flush. Call Flush when a message is
-// complete. Write-through Streams flush on every Write. Everything that hands a Stream to generic net.Conn code (Listener,
-// LazyListener, Dialer, Dial, DialContext) makes it write-through;
-// Acceptor, LazyAcceptor, Connector and StartHandshake.IntoStream follow
-// StreamOptions.WriteThrough (false: Writes stay buffered until Flush).
-// On a buffered Stream a Read does not flush: as with bufio.Writer, a
-// request written without Flush is not sent.
+// then blocks until it is drained) or on Flush. Call Flush when a message
+// is complete. Write-through Streams flush on every Write. Everything that
+// hands a Stream to generic net.Conn code (Listener, LazyListener, Dialer,
+// Dial, DialContext) makes it write-through; Acceptor, LazyAcceptor,
+// Connector and StartHandshake.IntoStream follow StreamOptions.WriteThrough
+// (false: Writes stay buffered until Flush). On a buffered Stream a Read
+// does not flush: as with bufio.Writer, a request written without Flush is
+// not sent.
 //
-// Handshake: Acceptor, LazyAcceptor, Connector, Dialer, Dial and
-// LazyListener return Streams whose handshake has completed; Listener,
-// Acceptor.Server and Connector.Client return Streams whose handshake runs
-// on first I/O, on Handshake or on HandshakeContext. Until it has
-// completed, ConnectionState returns a state with HandshakeComplete false
-// and never waits for it (as crypto/tls).
+// Handshake: Acceptor, LazyAcceptor, Connector, Dialer, Dial, Listener,
+// LazyListener and StartHandshake.IntoStream return Streams whose handshake
+// has completed; Acceptor.Server and Connector.Client return Streams whose
+// handshake runs on first I/O, on Handshake or on HandshakeContext. Until
+// it has completed, ConnectionState returns a state with HandshakeComplete
+// false and never waits for it (as crypto/tls).
 //
 // Concurrency: one goroutine may Read while another Writes or Flushes;
 // Close may be called from any goroutine, even from inside the Stream's own

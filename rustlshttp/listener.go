@@ -220,6 +220,10 @@ func (s *Server) handshake(ctx context.Context, raw net.Conn) *rustls.Stream {
 		// A user callback panicked: log it as net/http logs a handler
 		// panic, with the stack.
 		s.logPanicError(raw.RemoteAddr(), p)
+	} else if errors.Is(err, rustls.ErrInvalidInput) {
+		// The server's own configuration (a closed config or key): no
+		// client causes it, and it fails every handshake.
+		s.log(slog.LevelError, "rustlshttp: TLS handshake error: server configuration", raw.RemoteAddr(), slog.Any("error", err))
 	} else {
 		s.log(slog.LevelInfo, "rustlshttp: TLS handshake error", raw.RemoteAddr(), slog.Any("error", err))
 	}

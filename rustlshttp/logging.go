@@ -33,14 +33,35 @@ func (s *Server) log(level slog.Level, msg string, remote net.Addr, attrs ...slo
 }
 
 // netHTTPLog is the *log.Logger given to net/http when HTTP1.ErrorLog is
-// nil and Logger is set: net/http's messages then reach Logger at
-// netHTTPLevel. With Logger nil it is nil too, and net/http writes to the
-// log package (which reaches slog.Default once slog.SetDefault is called).
+// nil: net/http's messages then reach Logger (slog.Default() when nil,
+// looked up at each record) at netHTTPLevel, or slog.LevelError for a
+// handler's panic, whether Logger is set or not.
 func netHTTPLog(l *slog.Logger) *log.Logger {
-	if l == nil {
-		return nil
+	var h slog.Handler = defaultHandler{}
+	if l != nil {
+		h = l.Handler()
 	}
-	return slog.NewLogLogger(netHTTPHandler{safeHandler{l.Handler()}}, netHTTPLevel)
+	return slog.NewLogLogger(netHTTPHandler{safeHandler{h}}, netHTTPLevel)
+}
+
+// defaultHandler is slog.Default()'s handler, looked up at each call, so
+// that a later slog.SetDefault is seen.
+type defaultHandler struct{}
+
+func (defaultHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return slog.Default().Handler().Enabled(ctx, l)
+}
+
+func (defaultHandler) Handle(ctx context.Context, r slog.Record) error {
+	return slog.Default().Handler().Handle(ctx, r)
+}
+
+func (defaultHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return slog.Default().Handler().WithAttrs(attrs)
+}
+
+func (defaultHandler) WithGroup(name string) slog.Handler {
+	return slog.Default().Handler().WithGroup(name)
 }
 
 // netHTTPHandler raises net/http's reports of a handler's panic ("http:

@@ -92,12 +92,14 @@ type Server struct {
 	//   - slog.LevelWarn: an Accept failure that is retried ("error");
 	//   - slog.LevelError: a recovered panic in a user callback
 	//     ("callback", "panic", "stack": the panicking goroutine's stack),
-	//     and an HTTP1.ConnContext that returned a nil context.
-	// When HTTP1.ErrorLog is nil and Logger is set, net/http's own messages
+	//     an HTTP1.ConnContext that returned a nil context, and a handshake
+	//     failed by the server's own configuration (an error matching
+	//     rustls.ErrInvalidInput: a closed config or key).
+	// When HTTP1.ErrorLog is nil, net/http's own messages
 	// (http.Server.ErrorLog, which net/http fixes as a *log.Logger) reach
-	// Logger too, through slog.NewLogLogger: at slog.LevelWarn, but its
-	// reports of a handler's panic (the stack in the message) at
-	// slog.LevelError. Logger's handler runs on connection goroutines and
+	// Logger too (slog.Default() when nil), through slog.NewLogLogger: at
+	// slog.LevelWarn, but its reports of a handler's panic (the stack in
+	// the message) at slog.LevelError. Logger's handler runs on connection goroutines and
 	// must not block; a panic in it is recovered and that record lost.
 	Logger *slog.Logger
 	// OnHandshake, if set, is called with each handshaken Stream before it

@@ -46,8 +46,9 @@ func run(ctx context.Context, addr string, serveOnly bool, out io.Writer) error 
 		return err
 	}
 	defer scfg.Close()
-	// Accept returns at once; each connection handshakes on first I/O,
-	// bounded by the handshake timeout, so silent clients block nobody.
+	// Each connection handshakes on a goroutine of the listener's,
+	// bounded by the handshake timeout, so silent clients block nobody;
+	// Accept returns only handshaken Streams.
 	ln, err := rustls.Listen("tcp", addr, scfg, rustls.StreamOptions{})
 	if err != nil {
 		return err
