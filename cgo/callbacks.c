@@ -34,6 +34,18 @@ uint32_t gr_session_put_cb(void *userdata, const struct rustls_slice_bytes *key,
 	return grSessionPut((uintptr_t)userdata, (uint8_t *)key->data, key->len, (uint8_t *)val->data, val->len);
 }
 
+uint32_t gr_session_none_get_cb(void *userdata, const struct rustls_slice_bytes *key, int remove_after,
+                                uint8_t *buf, size_t count, size_t *out_n) {
+	(void)userdata, (void)key, (void)remove_after, (void)buf, (void)count, (void)out_n;
+	return RUSTLS_RESULT_NOT_FOUND;
+}
+
+uint32_t gr_session_none_put_cb(void *userdata, const struct rustls_slice_bytes *key,
+                                const struct rustls_slice_bytes *val) {
+	(void)userdata, (void)key, (void)val;
+	return RUSTLS_RESULT_NOT_FOUND; /* not stored */
+}
+
 const struct rustls_certified_key *gr_hello_cb(void *userdata, const struct rustls_client_hello *h) {
 	return grHello((uintptr_t)userdata, (char *)h->server_name.data, h->server_name.len,
 	               (uint16_t *)h->signature_schemes.data, h->signature_schemes.len,

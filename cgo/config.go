@@ -164,6 +164,7 @@ type ServerSpec struct {
 	KeylogSlot        int             // -1: none
 	KeylogFile        bool            // SSLKEYLOGFILE (when KeylogSlot is -1)
 	SessionStore      bool            // route session persistence to Go (connection userdata)
+	NoResumption      bool            // issue no TLS 1.3 tickets, store no sessions (C only)
 	HelloCallback     bool            // choose certificates in Go (connection userdata)
 }
 
@@ -233,6 +234,15 @@ func BuildServerConfig(spec *ServerSpec) (*ServerConfig, error) {
 	if spec.SessionStore {
 		C.rustls_server_config_builder_set_persistence(b, C.rustls_session_store_get_callback(C.gr_session_get_cb),
 			C.rustls_session_store_put_callback(C.gr_session_put_cb))
+	}
+	if spec.NoResumption {
+		// No TLS 1.3 tickets, and a TLS 1.2 session ID that is never
+		// stored, so never found: every handshake is a full one.
+		if err := check(C.rustls_server_config_builder_set_send_tls13_tickets(b, 0), "disable session tickets"); err != nil {
+			return nil, err
+		}
+		C.rustls_server_config_builder_set_persistence(b, C.rustls_session_store_get_callback(C.gr_session_none_get_cb),
+			C.rustls_session_store_put_callback(C.gr_session_none_put_cb))
 	}
 	if spec.HelloCallback {
 		if err := check(C.rustls_server_config_builder_set_hello_callback(b, C.rustls_client_hello_callback(C.gr_hello_cb)),

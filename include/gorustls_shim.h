@@ -155,4 +155,11 @@ uint32_t gr_session_put_cb(void *userdata, const struct rustls_slice_bytes *key,
                            const struct rustls_slice_bytes *val);
 const struct rustls_certified_key *gr_hello_cb(void *userdata, const struct rustls_client_hello *hello);
 
+/* Session persistence that keeps nothing (ServerOptions.SessionTicketsDisabled):
+ * plain C, no call into Go. get finds nothing; put stores nothing. */
+uint32_t gr_session_none_get_cb(void *userdata, const struct rustls_slice_bytes *key, int remove_after,
+                                uint8_t *buf, size_t count, size_t *out_n);
+uint32_t gr_session_none_put_cb(void *userdata, const struct rustls_slice_bytes *key,
+                                const struct rustls_slice_bytes *val);
+
 #endif

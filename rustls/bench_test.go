@@ -17,12 +17,6 @@ import (
 // certificates and sizes over loopback TCP. Ratios and the full comparison:
 // `make bench` (docs/performance.md).
 
-// benchNoStore keeps no sessions: servers built with it never resume.
-type benchNoStore struct{}
-
-func (benchNoStore) Get([]byte, bool) ([]byte, bool) { return nil, false }
-func (benchNoStore) Put([]byte, []byte) bool         { return false }
-
 // benchGorustls is gorustls as a bench.Stack (the same configuration as
 // internal/bench/rustlsstack, which package rustls's tests cannot import).
 func benchGorustls() bench.Stack {
@@ -42,7 +36,7 @@ func benchGorustls() bench.Stack {
 			so.CipherSuites, co.CipherSuites = []uint16{p.Suite}, []uint16{p.Suite}
 		}
 		if !p.Resume {
-			so.SessionStore = benchNoStore{}
+			so.SessionTicketsDisabled = true
 		}
 		scfg, err := NewServerConfig(so)
 		if err != nil {

@@ -199,6 +199,13 @@ type ServerOptions struct {
 	// second key first, then make it the first, then drop the old one
 	// after the session lifetime (7 days at most).
 	SessionStoreKeys [][]byte
+	// SessionTicketsDisabled turns resumption off, as crypto/tls's field of
+	// the same name does: the server issues no TLS 1.3 tickets and keeps no
+	// TLS 1.2 sessions, so every handshake is a full one (clients' offers
+	// to resume are declined). It costs no callback: rustls-ffi is given
+	// C functions that store nothing. Setting it with a SessionStore (or
+	// its keys) is an ErrInvalidInput error.
+	SessionTicketsDisabled bool
 }
 
 // ServerConfig is an immutable, built server configuration. It is safe for
@@ -253,6 +260,10 @@ func NewServerConfig(o ServerOptions) (*ServerConfig, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.SessionTicketsDisabled && (o.SessionStore != nil || o.SessionStoreKey != nil || o.SessionStoreKeys != nil) {
+		return nil, inputErr(op, "SessionTicketsDisabled contradicts SessionStore: a server without resumption stores no sessions")
+	}
+	spec.NoResumption = o.SessionTicketsDisabled
 	var clientCAs [][]byte // the CA PEMs the verifier was built from
 	switch o.ClientAuth {
 	case NoClientCert:

@@ -47,13 +47,16 @@ type FromTLSOptions struct {
 // Accepted and ignored, because rustls already behaves so or the field is
 // only a hint: PreferServerCipherSuites (deprecated, ignored by crypto/tls
 // too), DynamicRecordSizingDisabled, ClientSessionCache (rustls keeps its own
-// in-memory cache per config), SessionTicketsDisabled false.
+// in-memory cache per config), SessionTicketsDisabled false on clients.
+// SessionTicketsDisabled true on servers becomes
+// ServerOptions.SessionTicketsDisabled.
 //
 // Refused with an error naming the field: Rand, Time, NameToCertificate,
 // GetClientCertificate, VerifyPeerCertificate,
 // InsecureSkipVerify (use ClientOptions.DangerousVerifyPeerCertificate),
 // ClientAuth RequestClientCert and RequireAnyClientCert (rustls verifies
-// every client certificate it asks for), SessionTicketsDisabled true,
+// every client certificate it asks for), SessionTicketsDisabled true on
+// clients,
 // SessionTicketKey, WrapSession/UnwrapSession, CurvePreferences,
 // Renegotiation other than RenegotiateNever,
 // EncryptedClientHelloRejectionVerify, EncryptedClientHelloKeys,
@@ -74,8 +77,6 @@ func commonTLSChecks(c *tls.Config) error {
 		return unsupportedField("Time", "rustls uses the system clock")
 	case c.VerifyPeerCertificate != nil:
 		return unsupportedField("VerifyPeerCertificate", "rustls verifies certificates itself (clients may replace verification with ClientOptions.DangerousVerifyPeerCertificate)")
-	case c.SessionTicketsDisabled:
-		return unsupportedField("SessionTicketsDisabled", "tickets cannot be turned off through rustls-ffi")
 	case c.SessionTicketKey != [32]byte{}:
 		return unsupportedField("SessionTicketKey", "rustls manages its own ticket keys")
 	case c.WrapSession != nil || c.UnwrapSession != nil:
@@ -273,6 +274,7 @@ func serverOptionsFromTLS(c *tls.Config, x *FromTLSOptions, clientCAs *x509.Cert
 	o.NextProtos = append([]string(nil), c.NextProtos...)
 	o.KeyLogWriter = c.KeyLogWriter
 	o.VerifyConnection = c.VerifyConnection
+	o.SessionTicketsDisabled = c.SessionTicketsDisabled
 	return o, nil
 }
 
@@ -563,6 +565,8 @@ func ClientConfigFromTLS(c *tls.Config, x *FromTLSOptions) (*ClientConfig, error
 		return nil, unsupportedField("ClientAuth/ClientCAs", "they configure servers, not clients")
 	case c.GetCertificate != nil || c.GetConfigForClient != nil:
 		return nil, unsupportedField("GetCertificate/GetConfigForClient", "they configure servers, not clients")
+	case c.SessionTicketsDisabled:
+		return nil, unsupportedField("SessionTicketsDisabled", "a rustls-ffi client always keeps its in-memory session cache")
 	}
 	var o ClientOptions
 	var rootsPEM []byte

@@ -39,7 +39,6 @@ func TestServerConfigFromTLSRefusedFields(t *testing.T) {
 		{"VerifyPeerCertificate", func(c *tls.Config) {
 			c.VerifyPeerCertificate = func([][]byte, [][]*x509.Certificate) error { return nil }
 		}},
-		{"SessionTicketsDisabled", func(c *tls.Config) { c.SessionTicketsDisabled = true }},
 		{"SessionTicketKey", func(c *tls.Config) { c.SessionTicketKey[0] = 1 }},
 		{"WrapSession", func(c *tls.Config) {
 			c.WrapSession = func(tls.ConnectionState, *tls.SessionState) ([]byte, error) { return nil, nil }
@@ -97,6 +96,7 @@ func TestClientConfigFromTLSRefusedFields(t *testing.T) {
 			c.EncryptedClientHelloRejectionVerify = func(tls.ConnectionState) error { return nil }
 		}},
 		{"Renegotiation", func(c *tls.Config) { c.Renegotiation = tls.RenegotiateFreelyAsClient }},
+		{"SessionTicketsDisabled", func(c *tls.Config) { c.SessionTicketsDisabled = true }},
 	} {
 		c := &tls.Config{}
 		tc.mod(c)

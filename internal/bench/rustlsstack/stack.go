@@ -49,13 +49,6 @@ func RingAESGCMStack() bench.Stack {
 	}
 }
 
-// noStore is a SessionStore that keeps nothing: servers built with it
-// never resume (full-handshake workloads).
-type noStore struct{}
-
-func (noStore) Get([]byte, bool) ([]byte, bool) { return nil, false }
-func (noStore) Put([]byte, []byte) bool         { return false }
-
 // Configure builds a server and a client config for p.
 func Configure(pki *bench.PKI, p bench.Params) (*bench.Endpoints, error) {
 	return configure(pki, p, nil)
@@ -76,7 +69,8 @@ func serverOptions(pki *bench.PKI, p bench.Params, prov *rustls.Provider) (rustl
 		so.CipherSuites = []uint16{p.Suite}
 	}
 	if !p.Resume {
-		so.SessionStore = noStore{}
+		// As crypto/tls's SessionTicketsDisabled: no tickets, no sessions.
+		so.SessionTicketsDisabled = true
 	}
 	return so, func() { _ = ck.Close() }, nil
 }
