@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"sync/atomic"
+	"time"
 
 	"github.com/gorustls/gorustls/rustls"
 	"google.golang.org/grpc/credentials"
@@ -85,9 +86,16 @@ func (c *Credentials) ClientHandshake(ctx context.Context, authority string, raw
 	return c.finish(s)
 }
 
+// serverHandshakeTimeout bounds ServerHandshake as a whole, user callbacks
+// (GetCertificate, VerifyConnection, a SessionStore) included: grpc's
+// deadline on rawConn bounds only I/O. It is grpc's default
+// ConnectionTimeout.
+var serverHandshakeTimeout = 120 * time.Second
+
 // ServerHandshake runs the TLS server handshake over rawConn. grpc bounds
-// it with a deadline on rawConn (grpc.ConnectionTimeout). On failure
-// rawConn is closed.
+// its I/O with a deadline on rawConn (grpc.ConnectionTimeout, 120 s by
+// default); the handshake as a whole, a stuck user callback included, is
+// abandoned after 120 s. On failure rawConn is closed.
 func (c *Credentials) ServerHandshake(rawConn net.Conn) (net.Conn, credentials.AuthInfo, error) {
 	if c.server == nil {
 		_ = rawConn.Close()
@@ -97,7 +105,9 @@ func (c *Credentials) ServerHandshake(rawConn net.Conn) (net.Conn, credentials.A
 		_ = rawConn.Close()
 		return nil, nil, fmt.Errorf("rustlsgrpc: the ServerConfig does not offer ALPN %q (set ServerOptions.NextProtos); gRPC needs HTTP/2", alpnH2)
 	}
-	s, err := rustls.NewAcceptor(c.server, c.opts).Accept(context.Background(), rawConn)
+	ctx, cancel := context.WithTimeout(context.Background(), serverHandshakeTimeout)
+	defer cancel()
+	s, err := rustls.NewAcceptor(c.server, c.opts).Accept(ctx, rawConn)
 	if err != nil {
 		return nil, nil, err
 	}
