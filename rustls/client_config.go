@@ -75,6 +75,13 @@ type ClientOptions struct {
 	// Certificate is the client certificate for mutual TLS, sent when a
 	// server asks for one. The config keeps its own reference: the key may
 	// be closed once the config is built (a key closed before is an error).
+	//
+	// In TLS 1.3 the client finishes its handshake before the server has
+	// checked the client's certificate: a server that refuses it (none
+	// sent, or not from its CAs) is seen on the client's first Read, as an
+	// *Error matching ErrAlertReceived (certificate_required or
+	// bad_certificate), not by Dial or Handshake. crypto/tls behaves the
+	// same; in TLS 1.2 the handshake itself fails.
 	Certificate *CertifiedKey
 	// NextProtos are the ALPN protocols to offer, in preference order (the
 	// server chooses). Each protocol must be 1 to 255 bytes.
