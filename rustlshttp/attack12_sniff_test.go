@@ -2,6 +2,7 @@ package rustlshttp
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -117,4 +118,70 @@ func asNetErr(err error, ne *net.Error) bool {
 		*ne = e
 	}
 	return ok
+}
+
+// bufferedTCPConn is a listener wrapper of a common kind: it has already
+// read the client's first bytes into its own buffer (to look at them, or
+// to parse a PROXY header) and serves Read from there. It embeds
+// *net.TCPConn, so it is a syscall.Conn too, but the socket no longer
+// holds what the client sent first.
+type bufferedTCPConn struct {
+	*net.TCPConn
+	r *bufio.Reader
+}
+
+func (c *bufferedTCPConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+type bufferingListener struct{ net.Listener }
+
+func (l bufferingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	tc := c.(*net.TCPConn)
+	r := bufio.NewReaderSize(tc, 64<<10)
+	_ = tc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, _ = r.Peek(1) // reads the whole first segment into r
+	_ = tc.SetReadDeadline(time.Time{})
+	return &bufferedTCPConn{TCPConn: tc, r: r}, nil
+}
+
+// A connection whose Read is not the socket's (a wrapper with bytes
+// buffered) must be sniffed through its Read, not by peeking at the
+// socket underneath: a TLS client gets its handshake, not the handshake
+// timeout; a plaintext client gets the plaintext answer.
+func TestAttack12WrappedConnWithBufferedBytes(t *testing.T) {
+	p := newPKI(t)
+	srv := &Server{Config: p.serverConfig(t, "http/1.1"), Handler: infoHandler,
+		Options: rustls.StreamOptions{HandshakeTimeout: 20 * time.Second}}
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(bufferingListener{inner}) }()
+	t.Cleanup(func() {
+		srv.Close()
+		<-done
+	})
+	addr := inner.Addr().String()
+
+	raw, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer raw.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := rustls.NewConnector(p.clientConfig(t, "http/1.1"), rustls.StreamOptions{}).Connect(ctx, raw, "localhost")
+	require.NoError(t, err, "TLS handshake through a buffering listener")
+	st.Close()
+
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.SetDeadline(time.Now().Add(5*time.Second)))
+	_, err = c.Write([]byte("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"))
+	require.NoError(t, err)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	require.NoError(t, err, "plaintext answer through a buffering listener")
+	resp.Body.Close()
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
 }

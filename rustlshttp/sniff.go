@@ -19,12 +19,22 @@ var errNotPeekable = errors.New("rustlshttp: cannot peek at this connection")
 // from the socket (MSG_PEEK): the TLS handshake then runs on the bare
 // connection, so that the Stream uses its socket fast paths (direct
 // output, and Close's wait for the peer) that a wrapper would hide from
-// it. The wait ends with ctx. errNotPeekable means raw is no socket: the
-// caller sniffs through a sniffConn instead. Any other error (EOF, a reset,
+// it. The wait ends with ctx. errNotPeekable means raw is not a socket of
+// the net package (*net.TCPConn, *net.UnixConn): the caller sniffs
+// through a sniffConn instead. Any other error (EOF, a reset,
 // ctx) is the handshake's to report.
 func peekPlaintext(ctx context.Context, raw net.Conn) (bool, error) {
-	sc, ok := raw.(syscall.Conn)
-	if !ok {
+	// Only the net package's own sockets: a wrapper that embeds one is a
+	// syscall.Conn too, but its Read may serve bytes it already took
+	// from the socket (a buffered reader, a PROXY header parser), which
+	// a peek at the socket would never see.
+	var sc syscall.Conn
+	switch c := raw.(type) {
+	case *net.TCPConn:
+		sc = c
+	case *net.UnixConn:
+		sc = c
+	default:
 		return false, errNotPeekable
 	}
 	rc, err := sc.SyscallConn()
