@@ -2,8 +2,6 @@ package rustls
 
 import (
 	"bytes"
-	"fmt"
-	"io"
 	"net"
 	"testing"
 	"time"
@@ -60,6 +58,3 @@ func TestAttack12CloseDuringBlockedWrite(t *testing.T) {
 		})
 	}
 }
-
-var _ = fmt.Sprint
-var _ io.Reader
