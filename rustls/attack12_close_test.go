@@ -2,6 +2,9 @@ package rustls
 
 import (
 	"bytes"
+	"crypto/tls"
+	"fmt"
+	"io"
 	"net"
 	"testing"
 	"time"
@@ -55,6 +58,63 @@ func TestAttack12CloseDuringBlockedWrite(t *testing.T) {
 			require.GreaterOrEqual(t, len(got), len(first),
 				"the server got %d bytes, the first Write reported %d (then %v)", len(got), len(first), rerr)
 			require.True(t, bytes.Equal(first, got[:len(first)]), "data corrupted")
+		})
+	}
+}
+
+// TestAttack12ServerCloseWhilePeerKeepsWriting: a gorustls server writes
+// 2 MiB and closes while its crypto/tls client keeps writing to it (and
+// is slow to start reading), over TLS 1.2 and 1.3. Close must read and
+// discard what the client sends until everything it wrote is
+// acknowledged, not close with input arriving (a reset that destroys
+// what was still in flight): the client gets every byte, then io.EOF.
+func TestAttack12ServerCloseWhilePeerKeepsWriting(t *testing.T) {
+	data := pattern(2<<20, 33)
+	for _, v := range []uint16{VersionTLS12, VersionTLS13} {
+		t.Run(fmt.Sprintf("version %x", v), func(t *testing.T) {
+			cc, sc := tcpPair(t)
+			scfg := serverConfig(t, func(o *ServerOptions) { o.Versions = []uint16{v} })
+			ctx := testCtx(t)
+			type res struct {
+				got []byte
+				err error
+			}
+			done := make(chan res, 1)
+			stopWriting := make(chan struct{})
+			go func() {
+				g := tls.Client(cc, goTLSClientConfig(t))
+				if err := g.HandshakeContext(ctx); err != nil {
+					done <- res{nil, err}
+					return
+				}
+				go func() {
+					chunk := pattern(4<<10, 34)
+					for {
+						select {
+						case <-stopWriting:
+							return
+						case <-time.After(time.Millisecond):
+						}
+						if _, err := g.Write(chunk); err != nil {
+							return
+						}
+					}
+				}()
+				time.Sleep(100 * time.Millisecond)
+				_ = cc.SetReadDeadline(time.Now().Add(15 * time.Second))
+				got, err := readAllThenEOF(g)
+				done <- res{got, err}
+			}()
+			s, err := NewAcceptor(scfg, StreamOptions{WriteThrough: true, CloseTimeout: 10 * time.Second}).Accept(ctx, sc)
+			require.NoError(t, err)
+			n, err := s.Write(data)
+			require.NoError(t, err)
+			require.Equal(t, len(data), n)
+			require.NoError(t, s.Close())
+			r := <-done
+			close(stopWriting)
+			require.Equal(t, io.EOF, r.err, "the client read %d of %d bytes", len(r.got), len(data))
+			require.True(t, bytes.Equal(data, r.got), "data corrupted")
 		})
 	}
 }
