@@ -3,6 +3,8 @@ package rustls
 import (
 	"context"
 	"errors"
+	"os"
+	"os/exec"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -21,7 +23,21 @@ import (
 // within its context, with the callback's *PanicError saying so, and the
 // config stays usable: later handshakes, from goroutines that may reuse
 // the dead one's descriptor, succeed. Run it under -asan too.
+//
+// The parked goroutine and its leaked C connection stay for the life of
+// the process, so the test runs in a process of its own (the leak tests
+// count live C connections).
 func TestAttack12CallbackGoexit(t *testing.T) {
+	if os.Getenv("GORUSTLS_TEST_GOEXIT_CHILD") != "1" {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestAttack12CallbackGoexit$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), "GORUSTLS_TEST_GOEXIT_CHILD=1")
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "child test process:\n%s", out)
+		require.Contains(t, string(out), "--- PASS: TestAttack12CallbackGoexit", "child test process:\n%s", out)
+		return
+	}
 	_, srv, _ := pki(t)
 	key := srv.certifiedKey(t)
 	var calls atomic.Int32
