@@ -6,6 +6,7 @@ package cgo
 import "C"
 
 import (
+	"errors"
 	"runtime/cgo"
 	"sync"
 	"unsafe"
@@ -73,6 +74,23 @@ func report(cb Callbacks, callback string, v any) {
 	cb.Panicked(callback, v)
 }
 
+// ErrGoexit is the value Callbacks.Panicked receives when user code inside
+// a callback called runtime.Goexit (what t.FailNow and t.Fatal do).
+var ErrGoexit = errors.New("runtime.Goexit was called inside the callback (t.FailNow or t.Fatal?): its goroutine is parked for good and the connection's C memory is never freed")
+
+// holdGoexit runs in an export's deferred function when the export neither
+// returned nor panicked: user code called runtime.Goexit. Letting it go on
+// would unwind the goroutine through rustls's frames between this export
+// and the cgo call, skipping them without their destructors (undefined
+// behaviour for Rust, stale stack state for C). So the goroutine stops
+// here, for good, after reporting to cb: the connection then behaves as one
+// whose callback is stuck (its handshake ends with its context or Close),
+// and its C connection, still inside the call, is leaked rather than freed.
+func holdGoexit(cb Callbacks, callback string) {
+	report(cb, callback, ErrGoexit)
+	select {}
+}
+
 func goBytes(p *C.uint8_t, n C.size_t) []byte {
 	if p == nil || n == 0 {
 		return nil
@@ -85,14 +103,18 @@ func grVerifyServerCert(ud C.uintptr_t, ee *C.uint8_t, eeLen C.size_t, inter *C.
 	name *C.char, nameLen C.size_t, ocsp *C.uint8_t, ocspLen C.size_t) (res C.uint32_t) {
 	res = C.uint32_t(ResultCertAppFailure)
 	var cb Callbacks
+	returned := false
 	defer func() {
 		if v := recover(); v != nil {
 			res = C.uint32_t(ResultCertAppFailure)
 			report(cb, "server certificate verification", v)
+		} else if !returned {
+			holdGoexit(cb, "server certificate verification")
 		}
 	}()
 	cb = lookup(ud)
 	if cb == nil {
+		returned = true
 		return res
 	}
 	var chain [][]byte
@@ -107,7 +129,9 @@ func grVerifyServerCert(ud C.uintptr_t, ee *C.uint8_t, eeLen C.size_t, inter *C.
 	if name != nil {
 		sn = C.GoStringN(name, C.int(nameLen))
 	}
-	return C.uint32_t(cb.VerifyServerCert(goBytes(ee, eeLen), chain, sn, goBytes(ocsp, ocspLen)))
+	r := cb.VerifyServerCert(goBytes(ee, eeLen), chain, sn, goBytes(ocsp, ocspLen))
+	returned = true
+	return C.uint32_t(r)
 }
 
 // grLog forwards a log record. A panic is recovered and the record lost:
@@ -115,10 +139,17 @@ func grVerifyServerCert(ud C.uintptr_t, ee *C.uint8_t, eeLen C.size_t, inter *C.
 //
 //export grLog
 func grLog(ud C.uintptr_t, level C.size_t, msg *C.char, n C.size_t) {
-	defer func() { _ = recover() }()
-	if cb := lookup(ud); cb != nil && msg != nil {
+	var cb Callbacks
+	returned := false
+	defer func() {
+		if v := recover(); v == nil && !returned {
+			holdGoexit(cb, "log")
+		}
+	}()
+	if cb = lookup(ud); cb != nil && msg != nil {
 		cb.Log(int(level), C.GoStringN(msg, C.int(n)))
 	}
+	returned = true
 }
 
 //export grSessionGet
@@ -126,17 +157,22 @@ func grSessionGet(ud C.uintptr_t, key *C.uint8_t, keyLen C.size_t, removeAfter C
 	buf *C.uint8_t, count C.size_t, outN *C.size_t) (res C.uint32_t) {
 	res = C.uint32_t(ResultNotFound)
 	var cb Callbacks
+	returned := false
 	defer func() {
 		if v := recover(); v != nil {
 			res = C.uint32_t(ResultNotFound)
 			report(cb, "session store get", v)
+		} else if !returned {
+			holdGoexit(cb, "session store get")
 		}
 	}()
 	cb = lookup(ud)
 	if cb == nil {
+		returned = true
 		return res
 	}
 	v, ok := cb.SessionGet(goBytes(key, keyLen), removeAfter != 0)
+	returned = true
 	if !ok || len(v) > int(count) || len(v) == 0 {
 		return res
 	}
@@ -149,17 +185,23 @@ func grSessionGet(ud C.uintptr_t, key *C.uint8_t, keyLen C.size_t, removeAfter C
 func grSessionPut(ud C.uintptr_t, key *C.uint8_t, keyLen C.size_t, val *C.uint8_t, valLen C.size_t) (res C.uint32_t) {
 	res = C.uint32_t(ResultGeneral)
 	var cb Callbacks
+	returned := false
 	defer func() {
 		if v := recover(); v != nil {
 			res = C.uint32_t(ResultGeneral)
 			report(cb, "session store put", v)
+		} else if !returned {
+			holdGoexit(cb, "session store put")
 		}
 	}()
 	cb = lookup(ud)
 	if cb == nil {
+		returned = true
 		return res
 	}
-	if cb.SessionPut(goBytes(key, keyLen), goBytes(val, valLen)) {
+	ok := cb.SessionPut(goBytes(key, keyLen), goBytes(val, valLen))
+	returned = true
+	if ok {
 		return C.uint32_t(ResultOK)
 	}
 	return res
@@ -169,14 +211,18 @@ func grSessionPut(ud C.uintptr_t, key *C.uint8_t, keyLen C.size_t, val *C.uint8_
 func grHello(ud C.uintptr_t, name *C.char, nameLen C.size_t, sigs *C.uint16_t, nsigs C.size_t,
 	alpn *C.struct_rustls_slice_slice_bytes) (res *C.struct_rustls_certified_key) {
 	var cb Callbacks
+	returned := false
 	defer func() {
 		if v := recover(); v != nil {
 			res = nil
 			report(cb, "certificate selection", v)
+		} else if !returned {
+			holdGoexit(cb, "certificate selection")
 		}
 	}()
 	cb = lookup(ud)
 	if cb == nil {
+		returned = true
 		return nil
 	}
 	h := &HelloInfo{}
@@ -194,6 +240,7 @@ func grHello(ud C.uintptr_t, name *C.char, nameLen C.size_t, sigs *C.uint16_t, n
 		}
 	}
 	k := cb.SelectCert(h)
+	returned = true
 	if k == nil {
 		return nil
 	}
@@ -240,8 +287,14 @@ func ReleaseKeylogSlot(slot int) {
 //
 //export grKeylog
 func grKeylog(slot C.int, label *C.char, labelLen C.size_t, cr *C.uint8_t, crLen C.size_t, secret *C.uint8_t, secretLen C.size_t) {
-	defer func() { _ = recover() }()
+	returned := false
+	defer func() {
+		if v := recover(); v == nil && !returned {
+			holdGoexit(nil, "key log")
+		}
+	}()
 	if slot < 0 || int(slot) >= KeylogSlots {
+		returned = true
 		return
 	}
 	keylog.RLock()
@@ -250,4 +303,5 @@ func grKeylog(slot C.int, label *C.char, labelLen C.size_t, cr *C.uint8_t, crLen
 	if fn != nil && label != nil {
 		fn(C.GoStringN(label, C.int(labelLen)), goBytes(cr, crLen), goBytes(secret, secretLen))
 	}
+	returned = true
 }

@@ -24,6 +24,15 @@ import (
 // a handshake: a KeyLogWriter whose Write panics loses that line (later
 // lines are still written), and a StreamOptions.Logger whose handler panics
 // loses that record.
+//
+// A callback that ends its goroutine with runtime.Goexit (t.FailNow or
+// t.Fatal inside it) is reported the same way, with Value cgo.ErrGoexit,
+// but that goroutine never comes back: letting the Goexit unwind through
+// rustls's frames would be undefined behaviour, so it is parked for good
+// and the connection's C memory is leaked. The handshake ends as with a
+// stuck callback, when its context ends or the Stream is closed (a
+// HandshakeContext whose context never ends, run inline on the caller's
+// goroutine, parks that goroutine). Call t.FailNow outside callbacks.
 type PanicError struct {
 	// Callback names what panicked: "GetCertificate",
 	// "DangerousVerifyPeerCertificate", "VerifyConnection",
@@ -100,15 +109,23 @@ var _ cgo.Callbacks = (*connCallbacks)(nil)
 
 // run calls fn, user code for the callback named name. A panic is
 // recovered, recorded as this connection's failure and reported as false.
+//
+// A callback that calls runtime.Goexit (t.FailNow) is recorded as a panic
+// with the value cgo.ErrGoexit; the cgo export below it then parks the
+// goroutine for good rather than let the Goexit unwind through rustls.
 func (cb *connCallbacks) run(name string, fn func()) (ok bool) {
 	defer cb.leave(cb.enter())
+	returned := false
 	defer func() {
 		if v := recover(); v != nil {
 			cb.Panicked(name, v)
 			ok = false
+		} else if !returned {
+			cb.Panicked(name, cgo.ErrGoexit)
 		}
 	}()
 	fn()
+	returned = true
 	return true
 }
 

@@ -303,11 +303,18 @@ func awaitUser(ctx context.Context, fn func(), orphan func()) bool {
 }
 
 // abandonErr fails the handshake that stopped waiting for a callback: with
-// the context's error when ctx ended, else because the Stream was closed.
+// the context's error when ctx ended, else because the Stream was closed;
+// with the callback's *PanicError when it called runtime.Goexit (its
+// goroutine never comes back: see cgo.ErrGoexit).
 func (s *Stream) abandonErr(ctx context.Context) error {
 	e := &Error{Code: CodeIO, Op: "handshake", Detail: "a callback was still running", Err: net.ErrClosed}
 	if err := ctx.Err(); err != nil {
 		e.Err = err
+	}
+	if p := (*PanicError)(nil); errors.As(s.cb.panicked(), &p) && p.Value == cgo.ErrGoexit {
+		// Still CodeIO: the handshake must not touch the connection
+		// again (its core mutex stays with the parked goroutine).
+		e.Detail, e.Err = "the "+p.Callback+" callback called runtime.Goexit", p
 	}
 	s.setFatal(e)
 	return e

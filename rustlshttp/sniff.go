@@ -19,12 +19,22 @@ var errNotPeekable = errors.New("rustlshttp: cannot peek at this connection")
 // from the socket (MSG_PEEK): the TLS handshake then runs on the bare
 // connection, so that the Stream uses its socket fast paths (direct
 // output, and Close's wait for the peer) that a wrapper would hide from
-// it. The wait ends with ctx. errNotPeekable means raw is no socket: the
-// caller sniffs through a sniffConn instead. Any other error (EOF, a reset,
+// it. The wait ends with ctx. errNotPeekable means raw is not a socket of
+// the net package (*net.TCPConn, *net.UnixConn): the caller sniffs
+// through a sniffConn instead. Any other error (EOF, a reset,
 // ctx) is the handshake's to report.
 func peekPlaintext(ctx context.Context, raw net.Conn) (bool, error) {
-	sc, ok := raw.(syscall.Conn)
-	if !ok {
+	// Only the net package's own sockets: a wrapper that embeds one is a
+	// syscall.Conn too, but its Read may serve bytes it already took
+	// from the socket (a buffered reader, a PROXY header parser), which
+	// a peek at the socket would never see.
+	var sc syscall.Conn
+	switch c := raw.(type) {
+	case *net.TCPConn:
+		sc = c
+	case *net.UnixConn:
+		sc = c
+	default:
 		return false, errNotPeekable
 	}
 	rc, err := sc.SyscallConn()
@@ -45,9 +55,11 @@ func peekPlaintext(ctx context.Context, raw net.Conn) (bool, error) {
 			return true
 		}
 		n = m
-		// Fewer than four bytes and no EOF: wait for more (a new arrival
-		// wakes us; what is there stays).
-		return m == 0 || m == len(head)
+		// Fewer than four bytes: wait for more (a new arrival wakes us;
+		// what is there stays), unless they already rule a request line
+		// out (a TLS record starts with 0x16) or the client has shut its
+		// side (no more can come: the handshake reports that EOF at once).
+		return m == 0 || m == len(head) || !httpPrefix(head[:m]) || peerShut(int(fd))
 	})
 	if !stop() {
 		return false, ctx.Err()
@@ -97,14 +109,29 @@ func (c *sniffConn) CloseWrite() error {
 	return nil
 }
 
+// httpMethods are the four first bytes of the request lines looksLikeHTTP
+// recognizes.
+var httpMethods = [...]string{"GET ", "HEAD", "POST", "PUT ", "DELE", "OPTI", "PATC", "CONN", "TRAC", "PRI "}
+
 // looksLikeHTTP reports whether b starts like an HTTP/1 request line: a
 // TLS record starts with a content type byte of 20-24, never a letter.
 func looksLikeHTTP(b []byte) bool {
 	if len(b) < 4 {
 		return false
 	}
-	for _, m := range []string{"GET ", "HEAD", "POST", "PUT ", "DELE", "OPTI", "PATC", "CONN", "TRAC", "PRI "} {
+	for _, m := range httpMethods {
 		if string(b[:4]) == m {
+			return true
+		}
+	}
+	return false
+}
+
+// httpPrefix reports whether b (shorter than four bytes) could still grow
+// into a request line that looksLikeHTTP accepts.
+func httpPrefix(b []byte) bool {
+	for _, m := range httpMethods {
+		if len(b) <= len(m) && m[:len(b)] == string(b) {
 			return true
 		}
 	}
