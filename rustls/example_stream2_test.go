@@ -15,24 +15,8 @@ import (
 // per SNI name, and a refusal (alert unrecognized_name) for the rest.
 func ExampleLazyAcceptor() {
 	ca, _ := examplePKI()
-	configs := map[string]*rustls.ServerConfig{}
-	for _, name := range []string{"api.example", "www.example"} {
-		leaf, err := ca.Server(name)
-		if err != nil {
-			log.Fatal(err)
-		}
-		key, err := rustls.NewCertifiedKey(leaf.ChainPEM, leaf.KeyPEM)
-		if err != nil {
-			log.Fatal(err)
-		}
-		cfg, err := rustls.NewServerConfig(rustls.ServerOptions{Certificates: []*rustls.CertifiedKey{key}})
-		key.Close()
-		if err != nil {
-			log.Fatal(err)
-		}
-		defer cfg.Close() // the LazyAcceptor does not own the configs
-		configs[name] = cfg
-	}
+	configs, closeConfigs := exampleSites(ca, "api.example", "www.example")
+	defer closeConfigs() // the LazyAcceptor does not own the configs
 	la := &rustls.LazyAcceptor{
 		// Runs once per connection, on the accepting goroutine, for many
 		// connections at once: it only reads the map here.
@@ -43,25 +27,14 @@ func ExampleLazyAcceptor() {
 			return nil, errors.New("unknown name " + hello.ServerName)
 		},
 	}
-	clientCfg, err := rustls.NewClientConfig(rustls.ClientOptions{RootCAs: ca.PEM})
-	if err != nil {
-		log.Fatal(err)
-	}
+	clientCfg := exampleClientConfig(rustls.ClientOptions{RootCAs: ca.PEM})
 	defer clientCfg.Close()
 
 	ctx, cancel := exampleContext()
 	defer cancel()
 	connector := rustls.NewConnector(clientCfg, rustls.StreamOptions{})
 	for _, name := range []string{"www.example", "mail.example"} {
-		cconn, sconn := exampleTCPPair()
-		go func() {
-			s, err := la.Accept(ctx, sconn) // on failure sconn is closed
-			if err != nil {
-				return
-			}
-			defer s.Close()
-			_, _ = io.Copy(io.Discard, s)
-		}()
+		cconn := exampleServe(ctx, la.Accept, nil) // la.Accept closes the connection on failure
 		c, err := connector.Connect(ctx, cconn, name)
 		if err != nil {
 			var e *rustls.Error
@@ -83,36 +56,20 @@ func ExampleLazyAcceptor() {
 // the new one; streams already made keep theirs, and the old config may
 // be closed as soon as SetConfig returns.
 func ExampleConnector_SetConfig() {
-	ca, leaf := examplePKI()
-	serverKey, err := rustls.NewCertifiedKey(leaf.ChainPEM, leaf.KeyPEM)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer serverKey.Close()
-	serverCfg, err := rustls.NewServerConfig(rustls.ServerOptions{
-		Certificates: []*rustls.CertifiedKey{serverKey},
-		ClientAuth:   rustls.RequireAndVerifyClientCert,
-		ClientCAs:    ca.PEM,
+	ca, _ := examplePKI()
+	serverCfg := exampleServerConfig(ca, "localhost", rustls.ServerOptions{
+		ClientAuth: rustls.RequireAndVerifyClientCert,
+		ClientCAs:  ca.PEM,
 	})
-	if err != nil {
-		log.Fatal(err)
-	}
 	defer serverCfg.Close()
 	clientConfig := func(cn string) *rustls.ClientConfig {
 		l, err := ca.Client(cn)
 		if err != nil {
 			log.Fatal(err)
 		}
-		k, err := rustls.NewCertifiedKey(l.ChainPEM, l.KeyPEM)
-		if err != nil {
-			log.Fatal(err)
-		}
-		defer k.Close()
-		cfg, err := rustls.NewClientConfig(rustls.ClientOptions{RootCAs: ca.PEM, Certificate: k})
-		if err != nil {
-			log.Fatal(err)
-		}
-		return cfg
+		k := exampleKey(l)
+		defer k.Close() // the config keeps its own reference
+		return exampleClientConfig(rustls.ClientOptions{RootCAs: ca.PEM, Certificate: k})
 	}
 
 	ctx, cancel := exampleContext()
@@ -127,13 +84,7 @@ func ExampleConnector_SetConfig() {
 			connector.SetConfig(second)
 			first.Close()
 		}
-		cconn, sconn := exampleTCPPair()
-		go func() {
-			if c, err := connector.Connect(ctx, cconn, "localhost"); err == nil {
-				defer c.Close()
-				_, _ = io.Copy(io.Discard, c)
-			}
-		}()
+		sconn := exampleClient(ctx, connector, nil)
 		s, err := acceptor.Accept(ctx, sconn)
 		if err != nil {
 			log.Fatal(err)
@@ -158,20 +109,13 @@ func ExampleStream_Read() {
 	defer cancel()
 	connector := rustls.NewConnector(clientCfg, rustls.StreamOptions{})
 	for _, clean := range []bool{true, false} {
-		cconn, sconn := exampleTCPPair()
-		go func() {
-			s, err := rustls.NewAcceptor(serverCfg, rustls.StreamOptions{WriteThrough: true}).Accept(ctx, sconn)
-			if err != nil {
-				return
-			}
+		// Closing the server's Stream sends close_notify, then closes TCP.
+		cconn := exampleServe(ctx, rustls.NewAcceptor(serverCfg, rustls.StreamOptions{WriteThrough: true}).Accept, func(s *rustls.Stream) {
 			_, _ = s.Write([]byte("all of it"))
-			if clean {
-				s.Close() // close_notify, then the TCP close
-			} else {
+			if !clean {
 				s.NetConn().Close() // the TCP connection ends without close_notify
-				s.Close()           // frees the Stream; nothing more is sent
 			}
-		}()
+		})
 		c, err := connector.Connect(ctx, cconn, "localhost")
 		if err != nil {
 			log.Fatal(err)
@@ -194,18 +138,12 @@ func ExampleStream_SetReadDeadline() {
 	defer clientCfg.Close()
 	ctx, cancel := exampleContext()
 	defer cancel()
-	cconn, sconn := exampleTCPPair()
 	wake := make(chan struct{})
-	go func() {
-		s, err := rustls.NewAcceptor(serverCfg, rustls.StreamOptions{WriteThrough: true}).Accept(ctx, sconn)
-		if err != nil {
-			return
-		}
-		defer s.Close()
+	cconn := exampleServe(ctx, rustls.NewAcceptor(serverCfg, rustls.StreamOptions{WriteThrough: true}).Accept, func(s *rustls.Stream) {
 		<-wake
 		_, _ = s.Write([]byte("late"))
 		_, _ = io.Copy(io.Discard, s)
-	}()
+	})
 	c, err := rustls.NewConnector(clientCfg, rustls.StreamOptions{}).Connect(ctx, cconn, "localhost")
 	if err != nil {
 		log.Fatal(err)
@@ -234,13 +172,7 @@ func ExampleStream_ExportKeyingMaterial() {
 	defer clientCfg.Close()
 	ctx, cancel := exampleContext()
 	defer cancel()
-	cconn, sconn := exampleTCPPair()
-	go func() {
-		if s, err := rustls.NewAcceptor(serverCfg, rustls.StreamOptions{}).Accept(ctx, sconn); err == nil {
-			defer s.Close()
-			_, _ = io.Copy(io.Discard, s)
-		}
-	}()
+	cconn := exampleServe(ctx, rustls.NewAcceptor(serverCfg, rustls.StreamOptions{}).Accept, nil)
 	c, err := rustls.NewConnector(clientCfg, rustls.StreamOptions{}).Connect(ctx, cconn, "localhost")
 	if err != nil {
 		log.Fatal(err)
