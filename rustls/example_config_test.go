@@ -231,12 +231,7 @@ func ExampleOpenKeyLogFile() {
 
 	ctx, cancel := exampleContext()
 	defer cancel()
-	cconn := exampleServe(ctx, rustls.NewAcceptor(serverCfg, rustls.StreamOptions{}).Accept, nil)
-	c, err := rustls.NewConnector(clientCfg, rustls.StreamOptions{}).Connect(ctx, cconn, "localhost")
-	if err != nil {
-		log.Fatal(err)
-	}
-	c.Close()
+	exampleStream(ctx, serverCfg, clientCfg, rustls.StreamOptions{}, nil).Close() // one handshake
 
 	info, _ := f.Stat()
 	logged, _ := os.ReadFile(f.Name())

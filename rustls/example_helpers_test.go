@@ -161,6 +161,18 @@ func exampleServe(ctx context.Context, accept func(context.Context, net.Conn) (*
 	return cconn
 }
 
+// exampleStream returns a client Stream made with opts and handshaken, as
+// "localhost", with a server that exampleServe runs on a write-through
+// Acceptor for serverCfg (serve as there). The caller closes the Stream.
+func exampleStream(ctx context.Context, serverCfg *rustls.ServerConfig, clientCfg *rustls.ClientConfig, opts rustls.StreamOptions, serve func(*rustls.Stream)) *rustls.Stream {
+	cconn := exampleServe(ctx, rustls.NewAcceptor(serverCfg, rustls.StreamOptions{WriteThrough: true}).Accept, serve)
+	c, err := rustls.NewConnector(clientCfg, opts).Connect(ctx, cconn, "localhost")
+	if err != nil {
+		log.Fatal(err)
+	}
+	return c
+}
+
 // exampleClient stands for the client: on a new goroutine it connects
 // with connector, as "localhost", over the client end of a new loopback
 // TCP connection, then gives the Stream to talk (nil: read and drop all

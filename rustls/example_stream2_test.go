@@ -139,19 +139,15 @@ func ExampleStream_SetReadDeadline() {
 	ctx, cancel := exampleContext()
 	defer cancel()
 	wake := make(chan struct{})
-	cconn := exampleServe(ctx, rustls.NewAcceptor(serverCfg, rustls.StreamOptions{WriteThrough: true}).Accept, func(s *rustls.Stream) {
+	c := exampleStream(ctx, serverCfg, clientCfg, rustls.StreamOptions{}, func(s *rustls.Stream) {
 		<-wake
 		_, _ = s.Write([]byte("late"))
 		_, _ = io.Copy(io.Discard, s)
 	})
-	c, err := rustls.NewConnector(clientCfg, rustls.StreamOptions{}).Connect(ctx, cconn, "localhost")
-	if err != nil {
-		log.Fatal(err)
-	}
 	defer c.Close()
 	buf := make([]byte, 4)
 	_ = c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
-	_, err = c.Read(buf) // the server is silent
+	_, err := c.Read(buf) // the server is silent
 	fmt.Println("timeout:", errors.Is(err, os.ErrDeadlineExceeded))
 
 	close(wake)
@@ -172,13 +168,9 @@ func ExampleStream_ExportKeyingMaterial() {
 	defer clientCfg.Close()
 	ctx, cancel := exampleContext()
 	defer cancel()
-	cconn := exampleServe(ctx, rustls.NewAcceptor(serverCfg, rustls.StreamOptions{}).Accept, nil)
-	c, err := rustls.NewConnector(clientCfg, rustls.StreamOptions{}).Connect(ctx, cconn, "localhost")
-	if err != nil {
-		log.Fatal(err)
-	}
+	c := exampleStream(ctx, serverCfg, clientCfg, rustls.StreamOptions{}, nil)
 	defer c.Close()
-	_, err = c.ExportKeyingMaterial("EXPORTER-example", nil, 32)
+	_, err := c.ExportKeyingMaterial("EXPORTER-example", nil, 32)
 	fmt.Println("unsupported:", errors.Is(err, errors.ErrUnsupported))
 	// Output: unsupported: true
 }

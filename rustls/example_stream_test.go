@@ -182,15 +182,10 @@ func ExampleStream_Flush() {
 	ctx, cancel := exampleContext()
 	defer cancel()
 	got := make(chan string, 1)
-	cconn := exampleServe(ctx, rustls.NewAcceptor(serverCfg, rustls.StreamOptions{}).Accept, func(s *rustls.Stream) {
+	c := exampleStream(ctx, serverCfg, clientCfg, rustls.StreamOptions{}, func(s *rustls.Stream) {
 		line, _ := bufio.NewReader(s).ReadString('\n')
 		got <- line
 	})
-
-	c, err := rustls.NewConnector(clientCfg, rustls.StreamOptions{}).Connect(ctx, cconn, "localhost")
-	if err != nil {
-		log.Fatal(err)
-	}
 	defer c.Close()
 	for _, part := range []string{"GET ", "/index.html", "\n"} {
 		if _, err := c.Write([]byte(part)); err != nil {
@@ -218,13 +213,9 @@ func ExampleStream_KeyUpdate() {
 	defer clientCfg.Close()
 	ctx, cancel := exampleContext()
 	defer cancel()
-	cconn := exampleServe(ctx, rustls.NewAcceptor(serverCfg, rustls.StreamOptions{WriteThrough: true}).Accept, func(s *rustls.Stream) {
+	c := exampleStream(ctx, serverCfg, clientCfg, rustls.StreamOptions{WriteThrough: true}, func(s *rustls.Stream) {
 		_, _ = io.Copy(s, s) // echo
 	})
-	c, err := rustls.NewConnector(clientCfg, rustls.StreamOptions{WriteThrough: true}).Connect(ctx, cconn, "localhost")
-	if err != nil {
-		log.Fatal(err)
-	}
 	defer c.Close()
 	if err := c.KeyUpdate(); err != nil { // sent at once
 		log.Fatal(err)
@@ -249,17 +240,12 @@ func ExampleStream_CloseWrite() {
 	defer clientCfg.Close()
 	ctx, cancel := exampleContext()
 	defer cancel()
-	cconn := exampleServe(ctx, rustls.NewAcceptor(serverCfg, rustls.StreamOptions{}).Accept, func(s *rustls.Stream) {
+	c := exampleStream(ctx, serverCfg, clientCfg, rustls.StreamOptions{}, func(s *rustls.Stream) {
 		req, err := io.ReadAll(s) // until the client's close_notify
 		if err == nil {
-			fmt.Fprintf(s, "%d bytes received", len(req)) // sent by the Close that follows
+			fmt.Fprintf(s, "%d bytes received", len(req))
 		}
 	})
-
-	c, err := rustls.NewConnector(clientCfg, rustls.StreamOptions{}).Connect(ctx, cconn, "localhost")
-	if err != nil {
-		log.Fatal(err)
-	}
 	defer c.Close()
 	if _, err := c.Write([]byte("the whole request")); err != nil {
 		log.Fatal(err)
@@ -267,7 +253,7 @@ func ExampleStream_CloseWrite() {
 	if err := c.CloseWrite(); err != nil { // flushes first
 		log.Fatal(err)
 	}
-	_, err = c.Write([]byte("more"))
+	_, err := c.Write([]byte("more"))
 	fmt.Println("write after CloseWrite:", errors.Is(err, rustls.ErrWriteClosed))
 	reply, err := io.ReadAll(c) // reading goes on until the server closes
 	if err != nil {
