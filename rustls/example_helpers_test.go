@@ -2,9 +2,11 @@ package rustls_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log"
 	"net"
+	"strconv"
 	"time"
 
 	"github.com/gorustls/gorustls/internal/pki"
@@ -88,6 +90,19 @@ func exampleClientConfig(opts rustls.ClientOptions) *rustls.ClientConfig {
 		log.Fatal(err)
 	}
 	return cfg
+}
+
+// exampleAlert returns the TLS alert a handshake error carries (see
+// ExampleError): sent, or received from the peer.
+func exampleAlert(err error) string {
+	var e *rustls.Error
+	if !errors.As(err, &e) {
+		return "none: " + err.Error()
+	}
+	if alert, ok := e.Alert(); ok {
+		return strconv.Itoa(int(alert))
+	}
+	return "none: " + err.Error()
 }
 
 // exampleTCPPair returns the two ends of a new loopback TCP connection.

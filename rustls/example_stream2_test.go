@@ -37,11 +37,7 @@ func ExampleLazyAcceptor() {
 		cconn := exampleServe(ctx, la.Accept, nil) // la.Accept closes the connection on failure
 		c, err := connector.Connect(ctx, cconn, name)
 		if err != nil {
-			var e *rustls.Error
-			if errors.As(err, &e) {
-				alert, _ := e.Alert()
-				fmt.Println(name, "refused, alert", alert)
-			}
+			fmt.Println(name, "refused, alert", exampleAlert(err))
 			continue
 		}
 		fmt.Println(name, "served with", c.ConnectionState().PeerCertificates[0].DNSNames)

@@ -334,11 +334,7 @@ func ExampleReadClientHello() {
 		go serve(sconn)
 		c, err := connector.Connect(ctx, cconn, name)
 		if err != nil {
-			var e *rustls.Error
-			if errors.As(err, &e) {
-				alert, _ := e.Alert()
-				fmt.Println(name, "refused with alert", alert)
-			}
+			fmt.Println(name, "refused with alert", exampleAlert(err))
 			continue
 		}
 		fmt.Println(name, "served")
