@@ -103,19 +103,14 @@ func ExampleStream_Read() {
 	defer clientCfg.Close()
 	ctx, cancel := exampleContext()
 	defer cancel()
-	connector := rustls.NewConnector(clientCfg, rustls.StreamOptions{})
 	for _, clean := range []bool{true, false} {
 		// Closing the server's Stream sends close_notify, then closes TCP.
-		cconn := exampleServe(ctx, rustls.NewAcceptor(serverCfg, rustls.StreamOptions{WriteThrough: true}).Accept, func(s *rustls.Stream) {
+		c := exampleStream(ctx, serverCfg, clientCfg, rustls.StreamOptions{}, func(s *rustls.Stream) {
 			_, _ = s.Write([]byte("all of it"))
 			if !clean {
 				s.NetConn().Close() // the TCP connection ends without close_notify
 			}
 		})
-		c, err := connector.Connect(ctx, cconn, "localhost")
-		if err != nil {
-			log.Fatal(err)
-		}
 		data, err := io.ReadAll(c) // ReadAll treats io.EOF as success
 		fmt.Printf("%q %v\n", data, err)
 		c.Close()
