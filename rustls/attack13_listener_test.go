@@ -63,6 +63,18 @@ func acceptWithin(t *testing.T, d time.Duration, accept func() (net.Conn, error)
 	}
 }
 
+// closeEveryAccepted accepts from ln, closing each connection at once,
+// until Accept fails (ln closed).
+func closeEveryAccepted(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		_ = c.Close()
+	}
+}
+
 // dialInBackground dials addr with ccfg and keeps the Stream open until
 // the test ends.
 func dialInBackground(t *testing.T, addr string, ccfg *rustls.ClientConfig) {
@@ -103,8 +115,7 @@ func TestAttack13ListenerSurvivesTemporaryAcceptError(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			inner, err := net.Listen("tcp", "127.0.0.1:0")
-			require.NoError(t, err)
+			inner := loopbackListener(t)
 			ln := tc.ln(&flakyListener{Listener: inner})
 			defer ln.Close()
 			dialInBackground(t, ln.Addr().String(), ccfg)
@@ -162,8 +173,7 @@ func TestAttack13LazyListenerWithoutChooseFailsAccept(t *testing.T) {
 		"nil Choose":       {},
 	} {
 		t.Run(name, func(t *testing.T) {
-			inner, err := net.Listen("tcp", "127.0.0.1:0")
-			require.NoError(t, err)
+			inner := loopbackListener(t)
 			ln := rustls.NewLazyListener(inner, la)
 			defer ln.Close()
 			dialInBackground(t, ln.Addr().String(), ccfg)
@@ -194,8 +204,7 @@ func TestAttack13AcceptedStreamOutlivesListenerAndHandshakeTimeout(t *testing.T)
 		"LazyListener": func(inner net.Listener) net.Listener { return rustls.NewLazyListener(inner, la) },
 	} {
 		t.Run(name, func(t *testing.T) {
-			inner, err := net.Listen("tcp", "127.0.0.1:0")
-			require.NoError(t, err)
+			inner := loopbackListener(t)
 			ln := mk(inner)
 			defer ln.Close()
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -497,15 +506,7 @@ func TestAttack13HandshakeBoundsTricklingPeer(t *testing.T) {
 		ln.Logger = slog.New(rec)
 		ln.MaxHandshakes = 1
 		defer ln.Close()
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				_ = c.Close()
-			}
-		}()
+		go closeEveryAccepted(ln)
 		c, err := net.Dial("tcp", ln.Addr().String())
 		require.NoError(t, err)
 		defer c.Close()
@@ -519,9 +520,7 @@ func TestAttack13HandshakeBoundsTricklingPeer(t *testing.T) {
 		s, err := d.DialStream(ctx, "tcp", ln.Addr().String())
 		require.NoError(t, err)
 		_ = s.Close()
-		for rec.count() == 0 && ctx.Err() == nil {
-			time.Sleep(5 * time.Millisecond)
-		}
+		rec.waitAny(ctx)
 		assert.Equal(t, 1, rec.count(), "the trickling client's timeout is logged")
 	})
 }
@@ -535,35 +534,22 @@ func TestAttack13ServerSideConfigErrorIsNotClientNoise(t *testing.T) {
 	scfg, ccfg := exampleConfigs()
 	defer ccfg.Close()
 	require.NoError(t, scfg.Close())
-	inner, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
+	inner := loopbackListener(t)
 	ln := rustls.NewLazyListener(inner, &rustls.LazyAcceptor{
 		Choose: func(*rustls.ClientHello) (*rustls.ServerConfig, error) { return scfg, nil },
 	})
 	rec := &recordingHandler{}
 	ln.Logger = slog.New(rec)
 	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			_ = c.Close()
-		}
-	}()
+	go closeEveryAccepted(ln)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	d := &rustls.Dialer{Config: ccfg, ServerName: "localhost"}
-	_, err = d.DialStream(ctx, "tcp", ln.Addr().String())
+	_, err := d.DialStream(ctx, "tcp", ln.Addr().String())
 	require.Error(t, err)
-	for rec.count() == 0 && ctx.Err() == nil {
-		time.Sleep(5 * time.Millisecond)
-	}
+	rec.waitAny(ctx)
 	require.Equal(t, 1, rec.count())
-	rec.mu.Lock()
-	r := rec.recs[0]
-	rec.mu.Unlock()
+	r := rec.first()
 	var logged error
 	r.Attrs(func(a slog.Attr) bool {
 		if a.Key == "error" {
@@ -581,14 +567,14 @@ func TestAttack13HugeBoundsDoNotPanic(t *testing.T) {
 	scfg, ccfg := exampleConfigs()
 	defer scfg.Close()
 	defer ccfg.Close()
-	inner, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
+	inner := loopbackListener(t)
 	ln := rustls.NewListener(inner, scfg, rustls.StreamOptions{})
 	ln.MaxHandshakes = math.MaxInt
 	ln.MaxReady = math.MaxInt
 	defer ln.Close()
 	dialInBackground(t, ln.Addr().String(), ccfg)
 	var c net.Conn
+	var err error
 	require.NotPanics(t, func() {
 		var ok bool
 		c, err, ok = acceptWithin(t, 20*time.Second, ln.Accept)
@@ -618,29 +604,18 @@ func TestAttack13NilRemoteAddrIsStillLogged(t *testing.T) {
 	scfg, ccfg := exampleConfigs()
 	defer scfg.Close()
 	defer ccfg.Close()
-	inner, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
+	inner := loopbackListener(t)
 	ln := rustls.NewListener(noAddrListener{inner}, scfg, rustls.StreamOptions{})
 	rec := &recordingHandler{}
 	ln.Logger = slog.New(rec)
 	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			_ = c.Close()
-		}
-	}()
+	go closeEveryAccepted(ln)
 	c, err := net.Dial("tcp", ln.Addr().String())
 	require.NoError(t, err)
 	_, _ = c.Write([]byte("not TLS at all\r\n\r\n"))
 	_ = c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	for rec.count() == 0 && ctx.Err() == nil {
-		time.Sleep(5 * time.Millisecond)
-	}
+	rec.waitAny(ctx)
 	assert.Equal(t, 1, rec.count(), "the failed handshake's record was lost")
 }

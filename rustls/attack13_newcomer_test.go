@@ -58,14 +58,47 @@ func (h *recordingHandler) count() int {
 	return len(h.recs)
 }
 
-func TestAttack13NewcomerEchoServerAndDial(t *testing.T) {
-	ca, srv, _ := newcomerPKI(t)
+// waitAny waits until h holds a record or ctx ends.
+func (h *recordingHandler) waitAny(ctx context.Context) {
+	for h.count() == 0 && ctx.Err() == nil {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// first returns the first record h got; h holds one.
+func (h *recordingHandler) first() slog.Record {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.recs[0]
+}
+
+// newcomerServerConfig builds opts with srv's certificate as the only
+// one, as the docs suggest (the config keeps its own reference to the
+// key). The test closes the config when it ends.
+func newcomerServerConfig(t *testing.T, srv *pki.Leaf, opts rustls.ServerOptions) *rustls.ServerConfig {
+	t.Helper()
 	key, err := rustls.NewCertifiedKey(srv.ChainPEM, srv.KeyPEM)
 	require.NoError(t, err)
 	defer key.Close()
-	scfg, err := rustls.NewServerConfig(rustls.ServerOptions{Certificates: []*rustls.CertifiedKey{key}})
+	opts.Certificates = []*rustls.CertifiedKey{key}
+	scfg, err := rustls.NewServerConfig(opts)
 	require.NoError(t, err)
-	defer scfg.Close()
+	t.Cleanup(func() { _ = scfg.Close() })
+	return scfg
+}
+
+// loopbackListener returns a TCP listener on a loopback port; the caller
+// closes it (or a Listener made from it does).
+func loopbackListener(t *testing.T) net.Listener {
+	t.Helper()
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	return inner
+}
+
+func TestAttack13NewcomerEchoServerAndDial(t *testing.T) {
+	ca, srv, _ := newcomerPKI(t)
+	scfg := newcomerServerConfig(t, srv, rustls.ServerOptions{})
 
 	ln, err := rustls.Listen("tcp", "127.0.0.1:0", scfg, rustls.StreamOptions{})
 	require.NoError(t, err)
@@ -101,15 +134,7 @@ func TestAttack13NewcomerEchoServerAndDial(t *testing.T) {
 
 func TestAttack13NewcomerNetHTTPOverListener(t *testing.T) {
 	ca, srv, _ := newcomerPKI(t)
-	key, err := rustls.NewCertifiedKey(srv.ChainPEM, srv.KeyPEM)
-	require.NoError(t, err)
-	defer key.Close()
-	scfg, err := rustls.NewServerConfig(rustls.ServerOptions{
-		Certificates: []*rustls.CertifiedKey{key},
-		NextProtos:   []string{"http/1.1"},
-	})
-	require.NoError(t, err)
-	defer scfg.Close()
+	scfg := newcomerServerConfig(t, srv, rustls.ServerOptions{NextProtos: []string{"http/1.1"}})
 	ln, err := rustls.Listen("tcp", "127.0.0.1:0", scfg, rustls.StreamOptions{})
 	require.NoError(t, err)
 	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -143,16 +168,10 @@ func TestAttack13NewcomerNetHTTPOverListener(t *testing.T) {
 // reported to Logger; a client without one learns it on its first Read.
 func TestAttack13NewcomerMutualTLS(t *testing.T) {
 	ca, srv, cli := newcomerPKI(t)
-	key, err := rustls.NewCertifiedKey(srv.ChainPEM, srv.KeyPEM)
-	require.NoError(t, err)
-	defer key.Close()
-	scfg, err := rustls.NewServerConfig(rustls.ServerOptions{
-		Certificates: []*rustls.CertifiedKey{key},
-		ClientAuth:   rustls.RequireAndVerifyClientCert,
-		ClientCAs:    ca.PEM,
+	scfg := newcomerServerConfig(t, srv, rustls.ServerOptions{
+		ClientAuth: rustls.RequireAndVerifyClientCert,
+		ClientCAs:  ca.PEM,
 	})
-	require.NoError(t, err)
-	defer scfg.Close()
 	ln, err := rustls.Listen("tcp", "127.0.0.1:0", scfg, rustls.StreamOptions{})
 	require.NoError(t, err)
 	rec := &recordingHandler{}
@@ -208,13 +227,10 @@ func TestAttack13NewcomerMutualTLS(t *testing.T) {
 	}
 	require.Error(t, err)
 	assert.ErrorIs(t, err, rustls.ErrAlertReceived, "%v", err)
-	for rec.count() == 0 && ctx.Err() == nil {
-		time.Sleep(5 * time.Millisecond)
-	}
+	rec.waitAny(ctx)
 	require.Equal(t, 1, rec.count(), "the refused client is logged once")
-	rec.mu.Lock()
-	assert.True(t, strings.Contains(rec.recs[0].Message, "handshake failed"), rec.recs[0].Message)
-	rec.mu.Unlock()
+	r := rec.first()
+	assert.True(t, strings.Contains(r.Message, "handshake failed"), r.Message)
 	select {
 	case n := <-names:
 		t.Fatalf("a refused client reached Accept (%q)", n)
@@ -243,9 +259,7 @@ func TestAttack13FromTLSKeepsTheBufferingRule(t *testing.T) {
 	cert := srv.TLSCertificate()
 	la, err := rustls.LazyAcceptorFromTLS(&tls.Config{Certificates: []tls.Certificate{cert}}, &rustls.FromTLSOptions{Options: rustls.StreamOptions{WriteThrough: false}})
 	require.NoError(t, err)
-	inner, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	ln := rustls.NewLazyListener(inner, la)
+	ln := rustls.NewLazyListener(loopbackListener(t), la)
 	defer ln.Close()
 	d, err := rustls.DialerFromTLS(&tls.Config{RootCAs: ca.Pool(), ServerName: "127.0.0.1"}, &rustls.FromTLSOptions{RootCAsPEM: ca.PEM})
 	require.NoError(t, err)

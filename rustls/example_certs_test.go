@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log"
 	"os"
@@ -123,15 +122,7 @@ func ExampleCertifiedKey_WithOCSP() {
 
 	ctx, cancel := exampleContext()
 	defer cancel()
-	cconn, sconn := exampleTCPPair()
-	go func() {
-		s, err := rustls.NewAcceptor(serverCfg, rustls.StreamOptions{}).Accept(ctx, sconn)
-		if err != nil {
-			return
-		}
-		defer s.Close()
-		_, _ = io.Copy(io.Discard, s)
-	}()
+	cconn := exampleServe(ctx, rustls.NewAcceptor(serverCfg, rustls.StreamOptions{}).Accept, nil)
 	c := tls.Client(cconn, &tls.Config{ServerName: "localhost", RootCAs: ca.Pool()})
 	defer c.Close()
 	if err := c.HandshakeContext(ctx); err != nil {

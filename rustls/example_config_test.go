@@ -50,15 +50,7 @@ func ExampleNewServerConfig_mutualTLS() {
 
 	ctx, cancel := exampleContext()
 	defer cancel()
-	cconn, sconn := exampleTCPPair()
-	go func() {
-		c, err := rustls.NewConnector(clientCfg, rustls.StreamOptions{}).Connect(ctx, cconn, "localhost")
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		_, _ = io.Copy(io.Discard, c)
-	}()
+	sconn := exampleClient(ctx, rustls.NewConnector(clientCfg, rustls.StreamOptions{}), nil)
 	s, err := rustls.NewAcceptor(serverCfg, rustls.StreamOptions{}).Accept(ctx, sconn)
 	if err != nil {
 		log.Fatal(err)
@@ -132,25 +124,13 @@ func ExampleClientConfigFromTLS() {
 // one) so that clients resume; a store may be shared by several configs.
 // The second connection of the same client config resumes.
 func ExampleNewMemorySessionStore() {
-	ca, leaf := examplePKI()
-	key, err := rustls.NewCertifiedKey(leaf.ChainPEM, leaf.KeyPEM)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer key.Close()
+	ca, _ := examplePKI()
 	store := rustls.NewMemorySessionStore(1000) // safe for concurrent use
-	serverCfg, err := rustls.NewServerConfig(rustls.ServerOptions{
-		Certificates: []*rustls.CertifiedKey{key},
+	serverCfg := exampleServerConfig(ca, "localhost", rustls.ServerOptions{
 		SessionStore: store, // SessionStoreKey nil: a random key per process
 	})
-	if err != nil {
-		log.Fatal(err)
-	}
 	defer serverCfg.Close()
-	clientCfg, err := rustls.NewClientConfig(rustls.ClientOptions{RootCAs: ca.PEM})
-	if err != nil {
-		log.Fatal(err)
-	}
+	clientCfg := exampleClientConfig(rustls.ClientOptions{RootCAs: ca.PEM})
 	defer clientCfg.Close()
 	acceptor := rustls.NewAcceptor(serverCfg, rustls.StreamOptions{WriteThrough: true})
 	connector := rustls.NewConnector(clientCfg, rustls.StreamOptions{})
@@ -158,16 +138,10 @@ func ExampleNewMemorySessionStore() {
 	ctx, cancel := exampleContext()
 	defer cancel()
 	for i := 0; i < 2; i++ {
-		cconn, sconn := exampleTCPPair()
-		go func() {
-			s, err := acceptor.Accept(ctx, sconn)
-			if err != nil {
-				return
-			}
-			defer s.Close()
+		cconn := exampleServe(ctx, acceptor.Accept, func(s *rustls.Stream) {
 			_, _ = s.Write([]byte("hi\n"))
 			_, _ = io.Copy(io.Discard, s)
-		}()
+		})
 		c, err := connector.Connect(ctx, cconn, "localhost")
 		if err != nil {
 			log.Fatal(err)
@@ -204,10 +178,7 @@ func ExampleDefaultProvider() {
 	fmt.Println("TLS 1.3 suites:", tls13, "FIPS:", p.FIPS())
 
 	_, leaf := examplePKI()
-	key, err := rustls.NewCertifiedKey(leaf.ChainPEM, leaf.KeyPEM)
-	if err != nil {
-		log.Fatal(err)
-	}
+	key := exampleKey(leaf)
 	defer key.Close()
 	cfg, err := rustls.NewServerConfig(rustls.ServerOptions{Certificates: []*rustls.CertifiedKey{key}, Provider: p})
 	if err != nil {
@@ -249,16 +220,8 @@ func ExampleOpenKeyLogFile() {
 	}
 	defer f.Close() // the caller owns the file
 
-	ca, leaf := examplePKI()
-	key, err := rustls.NewCertifiedKey(leaf.ChainPEM, leaf.KeyPEM)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer key.Close()
-	serverCfg, err := rustls.NewServerConfig(rustls.ServerOptions{Certificates: []*rustls.CertifiedKey{key}})
-	if err != nil {
-		log.Fatal(err)
-	}
+	ca, _ := examplePKI()
+	serverCfg := exampleServerConfig(ca, "localhost", rustls.ServerOptions{})
 	defer serverCfg.Close()
 	clientCfg, err := rustls.NewClientConfig(rustls.ClientOptions{RootCAs: ca.PEM, KeyLogWriter: f})
 	if err != nil {
@@ -268,18 +231,7 @@ func ExampleOpenKeyLogFile() {
 
 	ctx, cancel := exampleContext()
 	defer cancel()
-	cconn, sconn := exampleTCPPair()
-	go func() {
-		if s, err := rustls.NewAcceptor(serverCfg, rustls.StreamOptions{}).Accept(ctx, sconn); err == nil {
-			defer s.Close()
-			_, _ = io.Copy(io.Discard, s)
-		}
-	}()
-	c, err := rustls.NewConnector(clientCfg, rustls.StreamOptions{}).Connect(ctx, cconn, "localhost")
-	if err != nil {
-		log.Fatal(err)
-	}
-	c.Close()
+	exampleStream(ctx, serverCfg, clientCfg, rustls.StreamOptions{}, nil).Close() // one handshake
 
 	info, _ := f.Stat()
 	logged, _ := os.ReadFile(f.Name())

@@ -5,10 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
-	"log"
 
-	"github.com/gorustls/gorustls/internal/pki"
 	"github.com/gorustls/gorustls/rustls"
 )
 
@@ -18,14 +15,7 @@ import (
 func ExampleError() {
 	serverCfg, _ := exampleConfigs()
 	defer serverCfg.Close()
-	strangerCA, err := pki.NewCA("stranger CA")
-	if err != nil {
-		log.Fatal(err)
-	}
-	clientCfg, err := rustls.NewClientConfig(rustls.ClientOptions{RootCAs: strangerCA.PEM})
-	if err != nil {
-		log.Fatal(err)
-	}
+	clientCfg := exampleStrangerClientConfig() // trusts only a CA that did not sign the server's certificate
 	defer clientCfg.Close()
 
 	ctx, cancel := exampleContext()
@@ -36,7 +26,7 @@ func ExampleError() {
 		_, err := rustls.NewAcceptor(serverCfg, rustls.StreamOptions{}).Accept(ctx, sconn)
 		serverErr <- err
 	}()
-	_, err = rustls.NewConnector(clientCfg, rustls.StreamOptions{}).Connect(ctx, cconn, "localhost")
+	_, err := rustls.NewConnector(clientCfg, rustls.StreamOptions{}).Connect(ctx, cconn, "localhost")
 
 	var e *rustls.Error
 	if errors.As(err, &e) {
@@ -60,38 +50,21 @@ func ExampleError() {
 // A panicking callback fails only its own handshake: the error wraps a
 // *PanicError naming the callback, and the config goes on serving.
 func ExamplePanicError() {
-	ca, leaf := examplePKI()
-	key, err := rustls.NewCertifiedKey(leaf.ChainPEM, leaf.KeyPEM)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer key.Close()
-	serverCfg, err := rustls.NewServerConfig(rustls.ServerOptions{
-		Certificates: []*rustls.CertifiedKey{key},
+	ca, _ := examplePKI()
+	serverCfg := exampleServerConfig(ca, "localhost", rustls.ServerOptions{
 		VerifyConnection: func(tls.ConnectionState) error {
 			panic("authorization backend missing")
 		},
 	})
-	if err != nil {
-		log.Fatal(err)
-	}
 	defer serverCfg.Close()
-	clientCfg, err := rustls.NewClientConfig(rustls.ClientOptions{RootCAs: ca.PEM})
-	if err != nil {
-		log.Fatal(err)
-	}
+	clientCfg := exampleClientConfig(rustls.ClientOptions{RootCAs: ca.PEM})
 	defer clientCfg.Close()
 
 	ctx, cancel := exampleContext()
 	defer cancel()
-	cconn, sconn := exampleTCPPair()
-	go func() {
-		if c, err := rustls.NewConnector(clientCfg, rustls.StreamOptions{}).Connect(ctx, cconn, "localhost"); err == nil {
-			_, _ = io.Copy(io.Discard, c) // fails: the server gave up
-			c.Close()
-		}
-	}()
-	_, err = rustls.NewAcceptor(serverCfg, rustls.StreamOptions{}).Accept(ctx, sconn)
+	// The client's reads fail: the server gave up.
+	sconn := exampleClient(ctx, rustls.NewConnector(clientCfg, rustls.StreamOptions{}), nil)
+	_, err := rustls.NewAcceptor(serverCfg, rustls.StreamOptions{}).Accept(ctx, sconn)
 	var pe *rustls.PanicError
 	if errors.As(err, &pe) {
 		fmt.Println(pe.Callback, "panicked with", pe.Value)

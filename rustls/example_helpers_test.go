@@ -2,8 +2,11 @@ package rustls_test
 
 import (
 	"context"
+	"errors"
+	"io"
 	"log"
 	"net"
+	"strconv"
 	"time"
 
 	"github.com/gorustls/gorustls/internal/pki"
@@ -33,21 +36,73 @@ func examplePKI() (*pki.CA, *pki.Leaf) {
 // config that trusts its CA, both offering ALPN protos. The caller closes
 // both.
 func exampleConfigs(protos ...string) (*rustls.ServerConfig, *rustls.ClientConfig) {
-	ca, leaf := examplePKI()
+	ca, _ := examplePKI()
+	return exampleServerConfig(ca, "localhost", rustls.ServerOptions{NextProtos: protos}),
+		exampleClientConfig(rustls.ClientOptions{RootCAs: ca.PEM, NextProtos: protos})
+}
+
+// exampleKey parses leaf's chain and key. The caller closes the key.
+func exampleKey(leaf *pki.Leaf) *rustls.CertifiedKey {
 	key, err := rustls.NewCertifiedKey(leaf.ChainPEM, leaf.KeyPEM)
 	if err != nil {
 		log.Fatal(err)
 	}
+	return key
+}
+
+// exampleServerConfig returns a server config built from opts with, as
+// its only certificate, a new one for name that ca signed. The caller
+// closes the config.
+func exampleServerConfig(ca *pki.CA, name string, opts rustls.ServerOptions) *rustls.ServerConfig {
+	leaf, err := ca.Server(name)
+	if err != nil {
+		log.Fatal(err)
+	}
+	key := exampleKey(leaf)
 	defer key.Close() // the config keeps its own reference
-	server, err := rustls.NewServerConfig(rustls.ServerOptions{Certificates: []*rustls.CertifiedKey{key}, NextProtos: protos})
+	opts.Certificates = []*rustls.CertifiedKey{key}
+	cfg, err := rustls.NewServerConfig(opts)
 	if err != nil {
 		log.Fatal(err)
 	}
-	client, err := rustls.NewClientConfig(rustls.ClientOptions{RootCAs: ca.PEM, NextProtos: protos})
+	return cfg
+}
+
+// exampleSites returns a server config per name, each with a certificate
+// for that name that ca signed, and a func that closes them all.
+func exampleSites(ca *pki.CA, names ...string) (map[string]*rustls.ServerConfig, func()) {
+	sites := map[string]*rustls.ServerConfig{}
+	for _, name := range names {
+		sites[name] = exampleServerConfig(ca, name, rustls.ServerOptions{})
+	}
+	return sites, func() {
+		for _, cfg := range sites {
+			cfg.Close()
+		}
+	}
+}
+
+// exampleClientConfig returns the client config opts describe. The caller
+// closes it.
+func exampleClientConfig(opts rustls.ClientOptions) *rustls.ClientConfig {
+	cfg, err := rustls.NewClientConfig(opts)
 	if err != nil {
 		log.Fatal(err)
 	}
-	return server, client
+	return cfg
+}
+
+// exampleAlert returns the TLS alert a handshake error carries (see
+// ExampleError): sent, or received from the peer.
+func exampleAlert(err error) string {
+	var e *rustls.Error
+	if !errors.As(err, &e) {
+		return "none: " + err.Error()
+	}
+	if alert, ok := e.Alert(); ok {
+		return strconv.Itoa(int(alert))
+	}
+	return "none: " + err.Error()
 }
 
 // exampleTCPPair returns the two ends of a new loopback TCP connection.
@@ -77,4 +132,97 @@ func exampleTCPPair() (client, server net.Conn) {
 // fails instead of hanging.
 func exampleContext() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 10*time.Second)
+}
+
+// exampleStrangerClientConfig returns a client config that trusts only a
+// new CA, "stranger CA", that signs no server's certificate. The caller
+// closes it.
+func exampleStrangerClientConfig() *rustls.ClientConfig {
+	stranger, err := pki.NewCA("stranger CA")
+	if err != nil {
+		log.Fatal(err)
+	}
+	return exampleClientConfig(rustls.ClientOptions{RootCAs: stranger.PEM})
+}
+
+// exampleTCPListener returns a plain TCP listener on a loopback port.
+func exampleTCPListener() net.Listener {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	return ln
+}
+
+// exampleServe stands for the server: on a new goroutine it hands the
+// server end of a new loopback TCP connection to accept (which closes it
+// if the handshake fails), then gives the Stream to serve and closes it.
+// A nil serve reads and drops all until the client closes. exampleServe
+// returns the client end, for the Example's client to use.
+func exampleServe(ctx context.Context, accept func(context.Context, net.Conn) (*rustls.Stream, error), serve func(*rustls.Stream)) net.Conn {
+	cconn, sconn := exampleTCPPair()
+	go func() {
+		s, err := accept(ctx, sconn)
+		if err != nil {
+			return
+		}
+		defer s.Close() // sends what is buffered, then close_notify
+		if serve == nil {
+			_, _ = io.Copy(io.Discard, s)
+			return
+		}
+		serve(s)
+	}()
+	return cconn
+}
+
+// exampleStream returns a client Stream made with opts and handshaken, as
+// "localhost", with a server that exampleServe runs on a write-through
+// Acceptor for serverCfg (serve as there). The caller closes the Stream.
+func exampleStream(ctx context.Context, serverCfg *rustls.ServerConfig, clientCfg *rustls.ClientConfig, opts rustls.StreamOptions, serve func(*rustls.Stream)) *rustls.Stream {
+	cconn := exampleServe(ctx, rustls.NewAcceptor(serverCfg, rustls.StreamOptions{WriteThrough: true}).Accept, serve)
+	c, err := rustls.NewConnector(clientCfg, opts).Connect(ctx, cconn, "localhost")
+	if err != nil {
+		log.Fatal(err)
+	}
+	return c
+}
+
+// exampleClient stands for the client: on a new goroutine it connects
+// with connector, as "localhost", over the client end of a new loopback
+// TCP connection, then gives the Stream to talk (nil: read and drop all
+// until the server closes) and closes it. exampleClient returns the
+// server end, for the Example's server to use.
+func exampleClient(ctx context.Context, connector *rustls.Connector, talk func(*rustls.Stream)) net.Conn {
+	cconn, sconn := exampleTCPPair()
+	go func() {
+		c, err := connector.Connect(ctx, cconn, "localhost")
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		if talk == nil {
+			_, _ = io.Copy(io.Discard, c)
+			return
+		}
+		talk(c)
+	}()
+	return sconn
+}
+
+// exampleListenOnce returns a Listener on a loopback port that serves one
+// connection: on a new goroutine it accepts a Stream (handshaken), gives
+// it to serve and closes it. The caller closes the Listener.
+func exampleListenOnce(server *rustls.ServerConfig, serve func(*rustls.Stream)) *rustls.Listener {
+	ln, err := rustls.Listen("tcp", "127.0.0.1:0", server, rustls.StreamOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	go func() {
+		if s, err := ln.AcceptStream(); err == nil {
+			defer s.Close()
+			serve(s)
+		}
+	}()
+	return ln
 }

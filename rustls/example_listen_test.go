@@ -2,7 +2,6 @@ package rustls_test
 
 import (
 	"bufio"
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -13,9 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"time"
 
-	"github.com/gorustls/gorustls/internal/pki"
 	"github.com/gorustls/gorustls/rustls"
 )
 
@@ -74,10 +71,7 @@ func ExampleNewListener() {
 	defer server.Close()
 	defer client.Close()
 
-	inner, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
+	inner := exampleTCPListener()
 	ln := rustls.NewListener(inner, server, rustls.StreamOptions{})
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "%s over %s", r.Proto, tls.VersionName(r.TLS.Version))
@@ -106,28 +100,9 @@ func ExampleNewListener() {
 // here one certificate per server name, refusing the others.
 func ExampleNewLazyListener() {
 	ca, _ := examplePKI()
-	sites := map[string]*rustls.ServerConfig{}
-	for _, name := range []string{"a.example", "b.example"} {
-		leaf, err := ca.Server(name)
-		if err != nil {
-			log.Fatal(err)
-		}
-		key, err := rustls.NewCertifiedKey(leaf.ChainPEM, leaf.KeyPEM)
-		if err != nil {
-			log.Fatal(err)
-		}
-		cfg, err := rustls.NewServerConfig(rustls.ServerOptions{Certificates: []*rustls.CertifiedKey{key}})
-		key.Close() // the config keeps its own reference
-		if err != nil {
-			log.Fatal(err)
-		}
-		defer cfg.Close()
-		sites[name] = cfg
-	}
-	inner, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
+	sites, closeSites := exampleSites(ca, "a.example", "b.example")
+	defer closeSites() // the listener does not own the configs
+	inner := exampleTCPListener()
 	ln := rustls.NewLazyListener(inner, &rustls.LazyAcceptor{
 		Choose: func(h *rustls.ClientHello) (*rustls.ServerConfig, error) {
 			if cfg := sites[h.ServerName]; cfg != nil {
@@ -148,10 +123,7 @@ func ExampleNewLazyListener() {
 		}
 	}()
 
-	client, err := rustls.NewClientConfig(rustls.ClientOptions{RootCAs: ca.PEM})
-	if err != nil {
-		log.Fatal(err)
-	}
+	client := exampleClientConfig(rustls.ClientOptions{RootCAs: ca.PEM})
 	defer client.Close()
 	ctx, cancel := exampleContext()
 	defer cancel()
@@ -177,18 +149,8 @@ func ExampleDial() {
 	server, client := exampleConfigs()
 	defer server.Close()
 	defer client.Close()
-	ln, err := rustls.Listen("tcp", "127.0.0.1:0", server, rustls.StreamOptions{})
-	if err != nil {
-		log.Fatal(err)
-	}
+	ln := exampleListenOnce(server, func(s *rustls.Stream) { fmt.Fprintln(s, "welcome") })
 	defer ln.Close()
-	go func() {
-		s, err := ln.AcceptStream()
-		if err == nil {
-			fmt.Fprintln(s, "welcome")
-			s.Close()
-		}
-	}()
 
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	s, err := rustls.Dial("tcp", net.JoinHostPort("localhost", port), client, rustls.StreamOptions{})
@@ -209,26 +171,15 @@ func ExampleDial() {
 func ExampleDialContext() {
 	server, _ := exampleConfigs()
 	defer server.Close()
-	other, err := pki.NewCA("stranger CA") // not the server certificate's CA
-	if err != nil {
-		log.Fatal(err)
-	}
-	client, err := rustls.NewClientConfig(rustls.ClientOptions{RootCAs: other.PEM})
-	if err != nil {
-		log.Fatal(err)
-	}
+	client := exampleStrangerClientConfig() // trusts only a CA that did not sign the server's certificate
 	defer client.Close()
-	ln, err := rustls.Listen("tcp", "127.0.0.1:0", server, rustls.StreamOptions{})
-	if err != nil {
-		log.Fatal(err)
-	}
+	ln := exampleListenOnce(server, func(*rustls.Stream) {})
 	defer ln.Close()
-	go func() { _, _ = ln.Accept() }()
 
 	ctx, cancel := exampleContext()
 	defer cancel()
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	_, err = rustls.DialContext(ctx, "tcp", net.JoinHostPort("localhost", port), client, rustls.StreamOptions{})
+	_, err := rustls.DialContext(ctx, "tcp", net.JoinHostPort("localhost", port), client, rustls.StreamOptions{})
 	var unknown x509.UnknownAuthorityError
 	fmt.Println(errors.As(err, &unknown))
 	// Output: true
@@ -273,7 +224,7 @@ func ExampleStream_HandshakeContext() {
 	}
 	defer cli.Close()
 	fmt.Println(cli.ConnectionState().HandshakeComplete) // before: never blocks
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := exampleContext()
 	defer cancel()
 	if err := cli.HandshakeContext(ctx); err != nil {
 		log.Fatal(err)
@@ -294,12 +245,8 @@ func ExampleClientHello() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		key, err := rustls.NewCertifiedKey(leaf.ChainPEM, leaf.KeyPEM)
-		if err != nil {
-			log.Fatal(err)
-		}
-		defer key.Close()
-		keys[name] = key
+		keys[name] = exampleKey(leaf)
+		defer keys[name].Close() // the caller owns the keys GetCertificate returns
 	}
 	server, err := rustls.NewServerConfig(rustls.ServerOptions{
 		GetCertificate: func(h *rustls.ClientHello) (*rustls.CertifiedKey, error) {
@@ -314,21 +261,12 @@ func ExampleClientHello() {
 		log.Fatal(err)
 	}
 	defer server.Close()
-	client, err := rustls.NewClientConfig(rustls.ClientOptions{RootCAs: ca.PEM})
-	if err != nil {
-		log.Fatal(err)
-	}
+	client := exampleClientConfig(rustls.ClientOptions{RootCAs: ca.PEM})
 	defer client.Close()
 
-	cc, sc := exampleTCPPair()
 	ctx, cancel := exampleContext()
 	defer cancel()
-	go func() {
-		s, err := rustls.NewAcceptor(server, rustls.StreamOptions{}).Accept(ctx, sc)
-		if err == nil {
-			s.Close()
-		}
-	}()
+	cc := exampleServe(ctx, rustls.NewAcceptor(server, rustls.StreamOptions{}).Accept, func(*rustls.Stream) {})
 	c, err := rustls.NewConnector(client, rustls.StreamOptions{}).Connect(ctx, cc, "b.example")
 	if err != nil {
 		log.Fatal(err)

@@ -15,24 +15,8 @@ import (
 // per SNI name, and a refusal (alert unrecognized_name) for the rest.
 func ExampleLazyAcceptor() {
 	ca, _ := examplePKI()
-	configs := map[string]*rustls.ServerConfig{}
-	for _, name := range []string{"api.example", "www.example"} {
-		leaf, err := ca.Server(name)
-		if err != nil {
-			log.Fatal(err)
-		}
-		key, err := rustls.NewCertifiedKey(leaf.ChainPEM, leaf.KeyPEM)
-		if err != nil {
-			log.Fatal(err)
-		}
-		cfg, err := rustls.NewServerConfig(rustls.ServerOptions{Certificates: []*rustls.CertifiedKey{key}})
-		key.Close()
-		if err != nil {
-			log.Fatal(err)
-		}
-		defer cfg.Close() // the LazyAcceptor does not own the configs
-		configs[name] = cfg
-	}
+	configs, closeConfigs := exampleSites(ca, "api.example", "www.example")
+	defer closeConfigs() // the LazyAcceptor does not own the configs
 	la := &rustls.LazyAcceptor{
 		// Runs once per connection, on the accepting goroutine, for many
 		// connections at once: it only reads the map here.
@@ -43,32 +27,17 @@ func ExampleLazyAcceptor() {
 			return nil, errors.New("unknown name " + hello.ServerName)
 		},
 	}
-	clientCfg, err := rustls.NewClientConfig(rustls.ClientOptions{RootCAs: ca.PEM})
-	if err != nil {
-		log.Fatal(err)
-	}
+	clientCfg := exampleClientConfig(rustls.ClientOptions{RootCAs: ca.PEM})
 	defer clientCfg.Close()
 
 	ctx, cancel := exampleContext()
 	defer cancel()
 	connector := rustls.NewConnector(clientCfg, rustls.StreamOptions{})
 	for _, name := range []string{"www.example", "mail.example"} {
-		cconn, sconn := exampleTCPPair()
-		go func() {
-			s, err := la.Accept(ctx, sconn) // on failure sconn is closed
-			if err != nil {
-				return
-			}
-			defer s.Close()
-			_, _ = io.Copy(io.Discard, s)
-		}()
+		cconn := exampleServe(ctx, la.Accept, nil) // la.Accept closes the connection on failure
 		c, err := connector.Connect(ctx, cconn, name)
 		if err != nil {
-			var e *rustls.Error
-			if errors.As(err, &e) {
-				alert, _ := e.Alert()
-				fmt.Println(name, "refused, alert", alert)
-			}
+			fmt.Println(name, "refused, alert", exampleAlert(err))
 			continue
 		}
 		fmt.Println(name, "served with", c.ConnectionState().PeerCertificates[0].DNSNames)
@@ -83,36 +52,20 @@ func ExampleLazyAcceptor() {
 // the new one; streams already made keep theirs, and the old config may
 // be closed as soon as SetConfig returns.
 func ExampleConnector_SetConfig() {
-	ca, leaf := examplePKI()
-	serverKey, err := rustls.NewCertifiedKey(leaf.ChainPEM, leaf.KeyPEM)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer serverKey.Close()
-	serverCfg, err := rustls.NewServerConfig(rustls.ServerOptions{
-		Certificates: []*rustls.CertifiedKey{serverKey},
-		ClientAuth:   rustls.RequireAndVerifyClientCert,
-		ClientCAs:    ca.PEM,
+	ca, _ := examplePKI()
+	serverCfg := exampleServerConfig(ca, "localhost", rustls.ServerOptions{
+		ClientAuth: rustls.RequireAndVerifyClientCert,
+		ClientCAs:  ca.PEM,
 	})
-	if err != nil {
-		log.Fatal(err)
-	}
 	defer serverCfg.Close()
 	clientConfig := func(cn string) *rustls.ClientConfig {
 		l, err := ca.Client(cn)
 		if err != nil {
 			log.Fatal(err)
 		}
-		k, err := rustls.NewCertifiedKey(l.ChainPEM, l.KeyPEM)
-		if err != nil {
-			log.Fatal(err)
-		}
-		defer k.Close()
-		cfg, err := rustls.NewClientConfig(rustls.ClientOptions{RootCAs: ca.PEM, Certificate: k})
-		if err != nil {
-			log.Fatal(err)
-		}
-		return cfg
+		k := exampleKey(l)
+		defer k.Close() // the config keeps its own reference
+		return exampleClientConfig(rustls.ClientOptions{RootCAs: ca.PEM, Certificate: k})
 	}
 
 	ctx, cancel := exampleContext()
@@ -127,13 +80,7 @@ func ExampleConnector_SetConfig() {
 			connector.SetConfig(second)
 			first.Close()
 		}
-		cconn, sconn := exampleTCPPair()
-		go func() {
-			if c, err := connector.Connect(ctx, cconn, "localhost"); err == nil {
-				defer c.Close()
-				_, _ = io.Copy(io.Discard, c)
-			}
-		}()
+		sconn := exampleClient(ctx, connector, nil)
 		s, err := acceptor.Accept(ctx, sconn)
 		if err != nil {
 			log.Fatal(err)
@@ -156,26 +103,14 @@ func ExampleStream_Read() {
 	defer clientCfg.Close()
 	ctx, cancel := exampleContext()
 	defer cancel()
-	connector := rustls.NewConnector(clientCfg, rustls.StreamOptions{})
 	for _, clean := range []bool{true, false} {
-		cconn, sconn := exampleTCPPair()
-		go func() {
-			s, err := rustls.NewAcceptor(serverCfg, rustls.StreamOptions{WriteThrough: true}).Accept(ctx, sconn)
-			if err != nil {
-				return
-			}
+		// Closing the server's Stream sends close_notify, then closes TCP.
+		c := exampleStream(ctx, serverCfg, clientCfg, rustls.StreamOptions{}, func(s *rustls.Stream) {
 			_, _ = s.Write([]byte("all of it"))
-			if clean {
-				s.Close() // close_notify, then the TCP close
-			} else {
+			if !clean {
 				s.NetConn().Close() // the TCP connection ends without close_notify
-				s.Close()           // frees the Stream; nothing more is sent
 			}
-		}()
-		c, err := connector.Connect(ctx, cconn, "localhost")
-		if err != nil {
-			log.Fatal(err)
-		}
+		})
 		data, err := io.ReadAll(c) // ReadAll treats io.EOF as success
 		fmt.Printf("%q %v\n", data, err)
 		c.Close()
@@ -194,26 +129,16 @@ func ExampleStream_SetReadDeadline() {
 	defer clientCfg.Close()
 	ctx, cancel := exampleContext()
 	defer cancel()
-	cconn, sconn := exampleTCPPair()
 	wake := make(chan struct{})
-	go func() {
-		s, err := rustls.NewAcceptor(serverCfg, rustls.StreamOptions{WriteThrough: true}).Accept(ctx, sconn)
-		if err != nil {
-			return
-		}
-		defer s.Close()
+	c := exampleStream(ctx, serverCfg, clientCfg, rustls.StreamOptions{}, func(s *rustls.Stream) {
 		<-wake
 		_, _ = s.Write([]byte("late"))
 		_, _ = io.Copy(io.Discard, s)
-	}()
-	c, err := rustls.NewConnector(clientCfg, rustls.StreamOptions{}).Connect(ctx, cconn, "localhost")
-	if err != nil {
-		log.Fatal(err)
-	}
+	})
 	defer c.Close()
 	buf := make([]byte, 4)
 	_ = c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
-	_, err = c.Read(buf) // the server is silent
+	_, err := c.Read(buf) // the server is silent
 	fmt.Println("timeout:", errors.Is(err, os.ErrDeadlineExceeded))
 
 	close(wake)
@@ -234,19 +159,9 @@ func ExampleStream_ExportKeyingMaterial() {
 	defer clientCfg.Close()
 	ctx, cancel := exampleContext()
 	defer cancel()
-	cconn, sconn := exampleTCPPair()
-	go func() {
-		if s, err := rustls.NewAcceptor(serverCfg, rustls.StreamOptions{}).Accept(ctx, sconn); err == nil {
-			defer s.Close()
-			_, _ = io.Copy(io.Discard, s)
-		}
-	}()
-	c, err := rustls.NewConnector(clientCfg, rustls.StreamOptions{}).Connect(ctx, cconn, "localhost")
-	if err != nil {
-		log.Fatal(err)
-	}
+	c := exampleStream(ctx, serverCfg, clientCfg, rustls.StreamOptions{}, nil)
 	defer c.Close()
-	_, err = c.ExportKeyingMaterial("EXPORTER-example", nil, 32)
+	_, err := c.ExportKeyingMaterial("EXPORTER-example", nil, 32)
 	fmt.Println("unsupported:", errors.Is(err, errors.ErrUnsupported))
 	// Output: unsupported: true
 }

@@ -21,10 +21,7 @@ func ExampleAcceptor_Accept() {
 	serverCfg, clientCfg := exampleConfigs()
 	defer serverCfg.Close()
 	defer clientCfg.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
+	ln := exampleTCPListener()
 	defer ln.Close()
 
 	// Safe for concurrent use; it does not own serverCfg (keep the config
@@ -86,17 +83,11 @@ func ExampleNewAcceptor() {
 
 	ctx, cancel := exampleContext()
 	defer cancel()
-	cconn, sconn := exampleTCPPair()
-	go func() {
-		c, err := rustls.NewConnector(clientCfg, rustls.StreamOptions{}).Connect(ctx, cconn, "localhost")
-		if err != nil {
-			return
-		}
-		defer c.Close()
+	sconn := exampleClient(ctx, rustls.NewConnector(clientCfg, rustls.StreamOptions{}), func(c *rustls.Stream) {
 		_, _ = c.Write([]byte("hi"))
 		_ = c.Flush()
 		_, _ = io.Copy(io.Discard, c)
-	}()
+	})
 	s, err := acceptor.Server(sconn) // no I/O yet; s owns sconn
 	if err != nil {
 		log.Fatal(err)
@@ -158,13 +149,7 @@ func ExampleNewConnector() {
 
 	ctx, cancel := exampleContext()
 	defer cancel()
-	cconn, sconn := exampleTCPPair()
-	go func() {
-		if s, err := rustls.NewAcceptor(serverCfg, rustls.StreamOptions{}).Accept(ctx, sconn); err == nil {
-			defer s.Close()
-			_, _ = io.Copy(io.Discard, s)
-		}
-	}()
+	cconn := exampleServe(ctx, rustls.NewAcceptor(serverCfg, rustls.StreamOptions{}).Accept, nil)
 	c, err := connector.Client(cconn, "localhost") // no handshake yet; c owns cconn
 	if err != nil {
 		log.Fatal(err)
@@ -196,23 +181,11 @@ func ExampleStream_Flush() {
 	defer clientCfg.Close()
 	ctx, cancel := exampleContext()
 	defer cancel()
-	cconn, sconn := exampleTCPPair()
 	got := make(chan string, 1)
-	go func() {
-		s, err := rustls.NewAcceptor(serverCfg, rustls.StreamOptions{}).Accept(ctx, sconn)
-		if err != nil {
-			got <- err.Error()
-			return
-		}
-		defer s.Close()
+	c := exampleStream(ctx, serverCfg, clientCfg, rustls.StreamOptions{}, func(s *rustls.Stream) {
 		line, _ := bufio.NewReader(s).ReadString('\n')
 		got <- line
-	}()
-
-	c, err := rustls.NewConnector(clientCfg, rustls.StreamOptions{}).Connect(ctx, cconn, "localhost")
-	if err != nil {
-		log.Fatal(err)
-	}
+	})
 	defer c.Close()
 	for _, part := range []string{"GET ", "/index.html", "\n"} {
 		if _, err := c.Write([]byte(part)); err != nil {
@@ -240,19 +213,9 @@ func ExampleStream_KeyUpdate() {
 	defer clientCfg.Close()
 	ctx, cancel := exampleContext()
 	defer cancel()
-	cconn, sconn := exampleTCPPair()
-	go func() {
-		s, err := rustls.NewAcceptor(serverCfg, rustls.StreamOptions{WriteThrough: true}).Accept(ctx, sconn)
-		if err != nil {
-			return
-		}
-		defer s.Close()
+	c := exampleStream(ctx, serverCfg, clientCfg, rustls.StreamOptions{WriteThrough: true}, func(s *rustls.Stream) {
 		_, _ = io.Copy(s, s) // echo
-	}()
-	c, err := rustls.NewConnector(clientCfg, rustls.StreamOptions{WriteThrough: true}).Connect(ctx, cconn, "localhost")
-	if err != nil {
-		log.Fatal(err)
-	}
+	})
 	defer c.Close()
 	if err := c.KeyUpdate(); err != nil { // sent at once
 		log.Fatal(err)
@@ -277,24 +240,12 @@ func ExampleStream_CloseWrite() {
 	defer clientCfg.Close()
 	ctx, cancel := exampleContext()
 	defer cancel()
-	cconn, sconn := exampleTCPPair()
-	go func() {
-		s, err := rustls.NewAcceptor(serverCfg, rustls.StreamOptions{}).Accept(ctx, sconn)
-		if err != nil {
-			return
-		}
-		defer s.Close()           // sends what is buffered, then close_notify
+	c := exampleStream(ctx, serverCfg, clientCfg, rustls.StreamOptions{}, func(s *rustls.Stream) {
 		req, err := io.ReadAll(s) // until the client's close_notify
-		if err != nil {
-			return
+		if err == nil {
+			fmt.Fprintf(s, "%d bytes received", len(req))
 		}
-		fmt.Fprintf(s, "%d bytes received", len(req))
-	}()
-
-	c, err := rustls.NewConnector(clientCfg, rustls.StreamOptions{}).Connect(ctx, cconn, "localhost")
-	if err != nil {
-		log.Fatal(err)
-	}
+	})
 	defer c.Close()
 	if _, err := c.Write([]byte("the whole request")); err != nil {
 		log.Fatal(err)
@@ -302,7 +253,7 @@ func ExampleStream_CloseWrite() {
 	if err := c.CloseWrite(); err != nil { // flushes first
 		log.Fatal(err)
 	}
-	_, err = c.Write([]byte("more"))
+	_, err := c.Write([]byte("more"))
 	fmt.Println("write after CloseWrite:", errors.Is(err, rustls.ErrWriteClosed))
 	reply, err := io.ReadAll(c) // reading goes on until the server closes
 	if err != nil {
@@ -335,23 +286,12 @@ func ExampleLazyAcceptorFromTLS() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	clientCfg, err := rustls.NewClientConfig(rustls.ClientOptions{RootCAs: ca.PEM})
-	if err != nil {
-		log.Fatal(err)
-	}
+	clientCfg := exampleClientConfig(rustls.ClientOptions{RootCAs: ca.PEM})
 	defer clientCfg.Close()
 
 	ctx, cancel := exampleContext()
 	defer cancel()
-	cconn, sconn := exampleTCPPair()
-	go func() {
-		s, err := la.Accept(ctx, sconn) // on failure sconn is closed
-		if err != nil {
-			return
-		}
-		defer s.Close()
-		_, _ = io.Copy(io.Discard, s)
-	}()
+	cconn := exampleServe(ctx, la.Accept, nil) // la.Accept closes the connection on failure
 	c, err := rustls.NewConnector(clientCfg, rustls.StreamOptions{}).Connect(ctx, cconn, "b.example")
 	if err != nil {
 		log.Fatal(err)
@@ -394,11 +334,7 @@ func ExampleReadClientHello() {
 		go serve(sconn)
 		c, err := connector.Connect(ctx, cconn, name)
 		if err != nil {
-			var e *rustls.Error
-			if errors.As(err, &e) {
-				alert, _ := e.Alert()
-				fmt.Println(name, "refused with alert", alert)
-			}
+			fmt.Println(name, "refused with alert", exampleAlert(err))
 			continue
 		}
 		fmt.Println(name, "served")

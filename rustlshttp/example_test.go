@@ -46,6 +46,23 @@ func exampleConfigs(protos ...string) (*rustls.ServerConfig, *rustls.ClientConfi
 	return server, client
 }
 
+// exampleTCPListener returns a plain TCP listener on a loopback port.
+func exampleTCPListener() net.Listener {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	return ln
+}
+
+// exampleOrigin serves h with serverCfg on a loopback port, on a new
+// goroutine, until the caller closes the listener it returns.
+func exampleOrigin(serverCfg *rustls.ServerConfig, h http.HandlerFunc) net.Listener {
+	ln := exampleTCPListener()
+	go func() { _ = rustlshttp.Serve(ln, serverCfg, h) }()
+	return ln
+}
+
 // exampleGet fetches url with c and prints the protocol and the body.
 func exampleGet(c *http.Client, url string) {
 	resp, err := c.Get(url)
@@ -74,10 +91,7 @@ func ExampleServer() {
 		}),
 		HTTP1: &http.Server{ReadHeaderTimeout: 10 * time.Second}, // net/http settings, for both protocols
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
+	ln := exampleTCPListener()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }() // Serve closes ln when it returns
 
@@ -103,16 +117,10 @@ func ExampleNewTransport() {
 	serverCfg, clientCfg := exampleConfigs("h2", "http/1.1")
 	defer serverCfg.Close()
 	defer clientCfg.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
-	go func() {
-		_ = rustlshttp.Serve(ln, serverCfg, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			io.WriteString(w, "ok")
-		}))
-	}()
-	defer ln.Close() // ends Serve
+	ln := exampleOrigin(serverCfg, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	})
+	defer ln.Close()
 
 	tr := rustlshttp.NewTransport(clientCfg) // it does not own clientCfg
 	dials := 0
@@ -136,16 +144,10 @@ func ExampleNewClient() {
 	serverCfg, clientCfg := exampleConfigs("http/1.1")
 	defer serverCfg.Close()
 	defer clientCfg.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
+	ln := exampleOrigin(serverCfg, func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "TLS version %x", r.TLS.Version)
+	})
 	defer ln.Close()
-	go func() {
-		_ = rustlshttp.Serve(ln, serverCfg, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			fmt.Fprintf(w, "TLS version %x", r.TLS.Version)
-		}))
-	}()
 
 	client := rustlshttp.NewClient(clientCfg)
 	defer client.CloseIdleConnections()
@@ -159,10 +161,7 @@ func ExampleServe() {
 	serverCfg, clientCfg := exampleConfigs("h2", "http/1.1")
 	defer serverCfg.Close()
 	defer clientCfg.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
+	ln := exampleTCPListener()
 	served := make(chan error, 1)
 	go func() {
 		served <- rustlshttp.Serve(ln, serverCfg, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -185,13 +184,10 @@ func ExampleServe() {
 func ExampleListenAndServe() {
 	serverCfg, _ := exampleConfigs("h2", "http/1.1")
 	defer serverCfg.Close()
-	busy, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
+	busy := exampleTCPListener()
 	defer busy.Close()
 
-	err = rustlshttp.ListenAndServe(busy.Addr().String(), serverCfg, http.NotFoundHandler())
+	err := rustlshttp.ListenAndServe(busy.Addr().String(), serverCfg, http.NotFoundHandler())
 	fmt.Println("address in use:", errors.Is(err, syscall.EADDRINUSE))
 	// Output: address in use: true
 }

@@ -204,19 +204,28 @@ func TestTransportAgainstGoServer(t *testing.T) {
 	}
 }
 
-func TestServerAnswersPlaintextHTTP(t *testing.T) {
-	p := newPKI(t)
-	_, url := startServer(t, &Server{Config: p.serverConfig(t, "http/1.1"), Handler: infoHandler})
-	addr := strings.TrimPrefix(url, "https://")
+// plaintextGet sends a GET in plain HTTP/1.1 (no TLS) to addr and returns
+// the response read back; its connection and body close when the test
+// ends.
+func plaintextGet(t *testing.T, addr string) *http.Response {
+	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
-	defer c.Close()
+	t.Cleanup(func() { _ = c.Close() })
 	require.NoError(t, c.SetDeadline(time.Now().Add(10*time.Second)))
 	_, err = c.Write([]byte("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"))
 	require.NoError(t, err)
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	require.NoError(t, err)
-	defer resp.Body.Close()
+	t.Cleanup(func() { _ = resp.Body.Close() })
+	return resp
+}
+
+func TestServerAnswersPlaintextHTTP(t *testing.T) {
+	p := newPKI(t)
+	_, url := startServer(t, &Server{Config: p.serverConfig(t, "http/1.1"), Handler: infoHandler})
+	addr := strings.TrimPrefix(url, "https://")
+	resp := plaintextGet(t, addr)
 	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
 	body, _ := io.ReadAll(resp.Body)
 	assert.Contains(t, string(body), "HTTP request to an HTTPS server")
