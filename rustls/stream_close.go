@@ -53,8 +53,9 @@ import (
 // right after Close may cut it short, and the peer may then lose the end
 // of the data. To be sure before exiting, call CloseWrite (which returns
 // once everything is in the socket) and Read until io.EOF (the peer has
-// read everything and closed); on Linux the following Close then finds
-// everything acknowledged and closes at once.
+// read everything and closed): nothing can be lost after that, however
+// the process ends, and on Linux the following Close finds everything
+// acknowledged and closes the socket at once.
 //
 // On other transports Close sends what is queued and close_notify through
 // the net.Conn, waiting at most StreamOptions.CloseTimeout for a peer
