@@ -105,7 +105,16 @@ func (s *Stream) Close() error {
 		// close_notify makes it give up the same way (core.lockPatient).
 		if !s.cb.busy() && s.hsDone.Load() && s.hsErr == nil && s.activeWrites.Load() == 0 && s.fatal.Load() == nil {
 			_ = s.conn.SetWriteDeadline(deadline)
-			s.out.mu.Lock()
+			if !s.out.mu.TryLock() {
+				// No Write holds the out half (activeWrites), but the
+				// read path may, sending records it produced (a
+				// KeyUpdate reply, kickFlush) to a socket the peer no
+				// longer drains: that write gives up now, its bytes
+				// staying queued for Close to send.
+				_ = s.conn.SetWriteDeadline(time.Unix(1, 0))
+				s.out.mu.Lock()
+				_ = s.conn.SetWriteDeadline(deadline)
+			}
 			if s.out.err == nil {
 				if tc != nil {
 					tail = s.queueCloseLocked(tc, deadline)

@@ -135,3 +135,68 @@ func TestStreamCloseAfterCloseWriteAndEOFIsImmediate(t *testing.T) {
 		})
 	}
 }
+
+// TestStreamCloseWhileReadPathFlushIsStuck: the client's socket is full
+// (the server stopped reading) and ciphertext is still queued in the
+// stream (a Write timed out) when the read path flushes the out half
+// (kickFlush: it sends the records rustls produces while reading, alerts
+// or a KeyUpdate answer, and everything queued before them), which blocks
+// on the full socket while holding the out half. Close must not wait for
+// that write (it used to, up to CloseTimeout): it takes the queued bytes
+// over, and the server, reading only after Close returned, still gets
+// every byte the client's Write reported and a clean io.EOF. (kickFlush is
+// called directly: what makes rustls produce records while reading is
+// not up to the peer's timing.)
+func TestStreamCloseWhileReadPathFlushIsStuck(t *testing.T) {
+	const closeTimeout = 8 * time.Second
+	waitLingers(t)
+	cc, sc := tcpPair(t)
+	require.NoError(t, cc.(*net.TCPConn).SetWriteBuffer(16<<10))
+	require.NoError(t, sc.(*net.TCPConn).SetReadBuffer(16<<10))
+	peer := acceptPeer(t, "gorustls", sc)
+	c, err := NewConnector(clientConfig(t, nil), StreamOptions{WriteThrough: true, CloseTimeout: closeTimeout}).Connect(testCtx(t), cc, "localhost")
+	require.NoError(t, err)
+	p := <-peer
+	require.NotNil(t, p.rw, "server handshake failed")
+	defer p.close()
+
+	data := pattern(8<<20, 3)
+	require.NoError(t, c.SetWriteDeadline(time.Now().Add(300*time.Millisecond)))
+	n, err := c.Write(data)
+	require.True(t, isTimeout(err), "the write should have filled the socket: %v", err)
+	require.NoError(t, c.SetWriteDeadline(time.Time{}))
+	c.out.mu.Lock()
+	queued := c.out.start < c.out.end || c.k.dirty.Load()
+	c.out.mu.Unlock()
+	require.True(t, queued, "nothing stayed queued after the timed-out Write")
+
+	flushed := make(chan struct{})
+	go func() {
+		defer close(flushed)
+		c.out.needFlush.Store(true)
+		c.kickFlush()
+	}()
+	// Wait until the flush holds the out half, then let it block.
+	held := false
+	for end := time.Now().Add(10 * time.Second); !held && time.Now().Before(end); time.Sleep(time.Millisecond) {
+		if c.out.mu.TryLock() {
+			c.out.mu.Unlock()
+		} else {
+			held = true
+		}
+	}
+	require.True(t, held, "the flush never took the out half")
+	time.Sleep(20 * time.Millisecond) // into the blocking write
+
+	start := time.Now()
+	require.NoError(t, c.Close())
+	took := time.Since(start)
+	require.Less(t, took, closeTimeout/2, "Close waited for the read path's write to the full socket")
+	<-flushed
+
+	_ = sc.SetReadDeadline(time.Now().Add(30 * time.Second))
+	got, err := readAllThenEOF(p.rw)
+	require.Equal(t, io.EOF, err, "the server read %d of %d bytes", len(got), n)
+	require.True(t, bytes.Equal(data[:n], got), "data corrupted")
+	waitLingers(t)
+}
