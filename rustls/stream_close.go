@@ -13,6 +13,7 @@
 package rustls
 
 import (
+	"io"
 	"net"
 	"os"
 	"sync"
@@ -35,10 +36,10 @@ import (
 // the handshake, say), or one that receives data afterwards, makes the
 // kernel reset the connection and drop what it still had to send, so the
 // peer could lose the end of what Write reported sent. So when everything
-// went into the socket, the peer had acknowledged everything written
-// before close_notify (Linux; or the peer's end of stream was read) and no
-// input waits unread, Close closes the socket at once (the usual end of a
-// request and its reply). Otherwise the close is finished in the
+// went into the socket and either the peer's end of stream was read, or
+// no input waits unread and the peer had acknowledged everything written
+// before close_notify or has sent its own close_notify (Linux), Close
+// closes the socket at once (the usual end of a request and its reply). Otherwise the close is finished in the
 // background: a goroutine sends the rest, half-closes the connection, and
 // reads and discards what the peer still sends until the peer has
 // acknowledged everything written before close_notify and no input waits
@@ -288,7 +289,9 @@ func tryWrite(rc syscall.RawConn, p []byte) (n int, err error) {
 // settled reports whether Close may close the socket at once, once no
 // Read can touch it any more: nothing spooled, and the peer's end of
 // stream was read, or nothing waits unread and the peer acknowledged
-// everything sent (or everything up to close_notify). It also reports
+// everything sent (or everything up to close_notify), or nothing waits
+// unread and the peer's close_notify was read (a peer sends nothing
+// after it, so no byte can arrive to reset the socket). It also reports
 // true when a Read stays inside a user callback (a Logger handler, which
 // may be waiting for Close) until the deadline: Close then closes at once,
 // as it does for any stuck callback.
@@ -300,7 +303,7 @@ func (t *closeTail) settled(s *Stream) bool {
 	if !s.lockPatient(&h.mu, t.deadline) {
 		return true
 	}
-	eof := h.eof
+	eof, peerDone := h.eof, h.err == io.EOF
 	h.start, h.end = 0, 0 // unprocessed ciphertext: dropped with the rest
 	h.mu.Unlock()
 	if len(t.spool) > 0 {
@@ -313,7 +316,7 @@ func (t *closeTail) settled(s *Stream) bool {
 		return false
 	}
 	sent, unread := socketQueues(t.rc, true)
-	return unread == 0 && (sent == 0 || t.before == 0)
+	return unread == 0 && (sent == 0 || t.before == 0 || peerDone)
 }
 
 // finish sends the spool, lingers and closes the socket, all within the
