@@ -401,6 +401,7 @@ func TestAttack10Chaos(t *testing.T) {
 		o.KeyLogWriter = panicWriter{&calls}
 	})
 	leakSettle()
+	waitLingers(t)
 	baseG, _ := goroutineIDs()
 	baseFD := openFDs(t)
 	baseConns := cgo.LiveConns()

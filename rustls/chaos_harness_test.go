@@ -301,6 +301,7 @@ func chaosSettle() {
 }
 
 func takeChaosBaseline(t *testing.T) chaosBaseline {
+	waitLingers(t) // earlier tests' background closes are not the baseline
 	chaosSettle()
 	g, _ := goroutineIDs()
 	return chaosBaseline{goroutines: g, fds: openFDs(t), live: cgo.LiveConns(), freeSlots: settledFreeKeylogSlots()}

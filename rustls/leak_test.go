@@ -212,6 +212,7 @@ func TestStreamLeaks(t *testing.T) {
 	require.Eventually(t, func() bool { leakSettle(); return cgo.LiveConns() == 0 }, 10*time.Second, 50*time.Millisecond,
 		"warm-up connections not freed: %d live", cgo.LiveConns())
 
+	waitLingers(t) // the warm-up's background closes are not the baseline
 	baseG, _ := goroutineIDs()
 	baseFDs := openFDs(t)
 	baseRSS := rssBytes(t)

@@ -26,11 +26,11 @@ const DefaultHandshakeTimeout = 10 * time.Second
 // server speaks only HTTP/1.1 (net/http runs HTTP/2 over *tls.Conn only):
 // leave "h2" out of the config's NextProtos there, or an HTTP/2 client
 // that negotiates it fails on HTTP/1.1 answers; serve with
-// rustlshttp.Server for HTTP/2 as well. Each Stream's Close waits, up to
-// StreamOptions.CloseTimeout, for the peer to acknowledge what was sent
-// (see Stream.Close), and http.Server's Close and Shutdown close
-// connections one after another: with many clients that stopped reading,
-// they take up to that many CloseTimeouts, so lower CloseTimeout there.
+// rustlshttp.Server for HTTP/2 as well. http.Server's Close and Shutdown close
+// connections one after another; a Stream's Close does not wait for its
+// peer (see Stream.Close: a peer that stopped reading is waited for in
+// the background, up to StreamOptions.CloseTimeout), so clients that
+// stopped reading do not slow them down.
 //
 // Buffering: like everything that hands a Stream to generic net.Conn code
 // (Listener, LazyListener, Dialer, Dial, DialContext), a Listener's Streams

@@ -48,8 +48,14 @@ type StreamOptions struct {
 	// Stream.HandshakeContext): a
 	// panic there loses the record, and a handler must not block.
 	Logger *slog.Logger
-	// CloseTimeout bounds Close: sending close_notify and, on TCP, waiting
-	// for the peer to acknowledge what was sent (1 second when 0).
+	// CloseTimeout bounds Close's wait for the peer (1 second when 0). On
+	// TCP, Close itself never waits for the peer: sending what the socket
+	// did not take at once, then waiting for the peer to acknowledge what
+	// was sent (or to close), is done by a background goroutine, which
+	// closes the socket at the latest CloseTimeout after Close began; the
+	// descriptor stays open that long at most. On other transports it
+	// bounds Close's sending of close_notify. It also bounds CloseWrite.
+	// See Stream.Close.
 	CloseTimeout time.Duration
 	// HandshakeTimeout bounds a handshake started without a context: by
 	// Stream.Handshake or by the first Read, Write, Flush, CloseWrite or

@@ -114,9 +114,10 @@ func (s *Stream) directStep(fd uintptr) bool {
 }
 
 // canSendDirect reports whether the next C call may send to the socket:
-// a stream socket, and nothing in the Go buffer waiting to go first.
+// a stream socket, and nothing in the Go buffer (or Close's spool)
+// waiting to go first.
 func (h *outHalf) canSendDirect() bool {
-	return h.d.rc != nil && h.start == h.end
+	return h.d.rc != nil && h.start == h.end && len(h.spool) == 0
 }
 
 // callOut makes one C call that moves ciphertext out: with the socket's

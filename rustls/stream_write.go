@@ -29,6 +29,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gorustls/gorustls/cgo"
@@ -49,6 +50,14 @@ type outHalf struct {
 	// a user callback of this connection (core.lockPatient).
 	closing   bool
 	needFlush atomic.Bool
+
+	// spooling is set by Close on TCP while it queues close_notify: what
+	// the socket does not take at once (one non-blocking write) goes to
+	// spool, in order, instead of blocking on a peer that does not read;
+	// Close hands the spool to its background part (stream_close.go).
+	spooling bool
+	spool    []byte
+	spoolRC  syscall.RawConn // the socket, for spoolPendingLocked's one try
 
 	// Small writes are gathered here into one full TLS record of plaintext
 	// before rustls sees them, so 1 KiB writes cost no C call and make 16
@@ -97,6 +106,9 @@ func (h *outHalf) releaseBuf() {
 // unsent rest stays queued; any other error is sticky.
 func (s *Stream) sendPendingLocked() error {
 	h := &s.out
+	if h.spooling {
+		return s.spoolPendingLocked()
+	}
 	for h.start < h.end {
 		n, err := s.conn.Write(h.buf[h.start:h.end])
 		h.start += n

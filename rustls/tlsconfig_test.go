@@ -437,7 +437,9 @@ func TestFromTLSVerifyConnection(t *testing.T) {
 		}, &FromTLSOptions{RootCAsPEM: ca.certPEM})
 		require.NoError(t, err)
 		c, s := tcpPair(t)
+		accepted := make(chan struct{})
 		go func() {
+			defer close(accepted)
 			if st, err := NewAcceptor(scfg, StreamOptions{}).Accept(testCtx(t), s); err == nil {
 				_ = st.Close()
 			}
@@ -446,6 +448,11 @@ func TestFromTLSVerifyConnection(t *testing.T) {
 		if allow {
 			require.NoError(t, err)
 			_ = st.Close()
+			// The server checks the client's certificate once it has
+			// read the client's last flight, after the client is done:
+			// wait for its Accept (the client's Close no longer waits
+			// for the server to take that flight).
+			<-accepted
 			assert.Equal(t, cli.cert.Subject.CommonName, serverSaw.Load())
 		} else {
 			require.ErrorIs(t, err, refuse)
