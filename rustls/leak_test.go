@@ -237,6 +237,10 @@ func TestStreamLeaks(t *testing.T) {
 	t.Logf("%d connections in %v; live C connections at the end of the run %d; fds %d -> %d; RSS %d MiB -> %d MiB",
 		n, elapsed, peakLive, baseFDs, fds, baseRSS>>20, rss>>20)
 	// A leak of the C side of every connection would cost well over
-	// 100 MiB (rustls keeps tens of KiB per connection).
-	assert.Less(t, int64(rss)-int64(baseRSS), int64(64<<20), "RSS grew from %d MiB to %d MiB", baseRSS>>20, rss>>20)
+	// 100 MiB (rustls keeps tens of KiB per connection). Under ASan freed
+	// memory sits in its quarantine, so RSS says nothing there (ASan's own
+	// leak report covers the C side).
+	if !asanEnabled {
+		assert.Less(t, int64(rss)-int64(baseRSS), int64(64<<20), "RSS grew from %d MiB to %d MiB", baseRSS>>20, rss>>20)
+	}
 }
