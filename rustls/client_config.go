@@ -112,11 +112,15 @@ type ClientOptions struct {
 	// ECHConfigList enables Encrypted Client Hello with this ECHConfigList
 	// (the TLS encoding, as published in DNS HTTPS records). It needs TLS
 	// 1.3 in Versions; a list rustls cannot use is an error
-	// (CodeECHInvalidConfigList).
+	// (CodeECHInvalidConfigList). ECH needs a provider with HPKE suites:
+	// aws-lc-rs has them; with the ring provider (the gorustls_ring build)
+	// the build fails with an ErrInvalidInput error (code 7019) saying the
+	// crypto provider offers no HPKE suites.
 	ECHConfigList []byte
 	// ECHGrease sends a GREASE ECH extension when
 	// ECHConfigList is unset, so that real ECH use does not stand out. It
-	// needs TLS 1.3 in Versions; servers ignore it.
+	// needs TLS 1.3 in Versions and, as ECHConfigList, a provider with HPKE
+	// suites; servers ignore it.
 	ECHGrease bool
 }
 

@@ -213,6 +213,16 @@ func TestClientConfigVersionsAndSuites(t *testing.T) {
 }
 
 func TestClientConfigECH(t *testing.T) {
+	if !echAvailable() {
+		// The ring provider has no HPKE suites: every ECH config is refused,
+		// clearly.
+		for _, o := range []ClientOptions{{ECHConfigList: []byte{0x00, 0x05, 1, 2, 3}}, {ECHGrease: true}} {
+			o.RootCAs = sharedCAPEM(t)
+			_, err := NewClientConfig(o)
+			requireNoHPKE(t, err)
+		}
+		return
+	}
 	t.Run("invalid config list", func(t *testing.T) {
 		_, err := NewClientConfig(ClientOptions{RootCAs: sharedCAPEM(t), ECHConfigList: []byte{0x00, 0x05, 1, 2, 3}})
 		e := requireCode(t, err, CodeECHInvalidConfigList)

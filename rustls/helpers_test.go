@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -97,4 +98,17 @@ func goTLSServerConfig(t testing.TB) *tls.Config {
 func goTLSClientConfig(t testing.TB) *tls.Config {
 	ca, _, _ := pki(t)
 	return &tls.Config{RootCAs: ca.pool(), ServerName: "localhost"}
+}
+
+// echAvailable reports whether the build's provider has HPKE suites (what
+// ECH and ECH GREASE need): aws-lc-rs has, ring has not.
+func echAvailable() bool { return BuildProvider() != "ring" }
+
+// requireNoHPKE checks the error a ring build gives any ECH config: a
+// clear ErrInvalidInput naming the missing HPKE suites.
+func requireNoHPKE(t testing.TB, err error) {
+	t.Helper()
+	e := requireCode(t, err, Code(7019))
+	assert.ErrorIs(t, err, ErrInvalidInput)
+	assert.Contains(t, e.Error(), "no HPKE suites")
 }
