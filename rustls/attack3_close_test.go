@@ -362,4 +362,3 @@ func attack3OpenFDs(t *testing.T) int {
 	require.NoError(t, err)
 	return len(ents)
 }
-
