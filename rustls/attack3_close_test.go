@@ -149,6 +149,7 @@ func attack3RaceOnce(t *testing.T, v uint16, kind string, data []byte, iter int)
 	defer p.close()
 
 	got := make(chan []byte, 1)
+	var peerErr error
 	go func() {
 		_ = sc.SetReadDeadline(time.Now().Add(30 * time.Second))
 		var b bytes.Buffer
@@ -157,6 +158,7 @@ func attack3RaceOnce(t *testing.T, v uint16, kind string, data []byte, iter int)
 			n, err := p.rw.Read(buf)
 			b.Write(buf[:n])
 			if err != nil {
+				peerErr = err
 				got <- b.Bytes()
 				return
 			}
@@ -164,6 +166,7 @@ func attack3RaceOnce(t *testing.T, v uint16, kind string, data []byte, iter int)
 	}()
 
 	var sent atomic.Int64 // bytes whose Write returned
+	var inWrite, writing atomic.Bool
 	var closing atomic.Bool
 	var before atomic.Int64 // sent when the first Close began
 	before.Store(-1)
@@ -174,7 +177,9 @@ func attack3RaceOnce(t *testing.T, v uint16, kind string, data []byte, iter int)
 		off := 0
 		for off < len(data) {
 			end := min(off+3000+off%7000, len(data))
+			inWrite.Store(true)
 			n, err := c.Write(data[off:end])
+			inWrite.Store(false)
 			off += n
 			sent.Add(int64(n))
 			if err != nil {
@@ -199,6 +204,7 @@ func attack3RaceOnce(t *testing.T, v uint16, kind string, data []byte, iter int)
 		go func() {
 			defer closers.Done()
 			if closing.CompareAndSwap(false, true) {
+				writing.Store(inWrite.Load())
 				before.Store(sent.Load())
 			}
 			_ = c.Close()
@@ -210,7 +216,8 @@ func attack3RaceOnce(t *testing.T, v uint16, kind string, data []byte, iter int)
 	wg.Wait()
 	t2 := time.Now()
 	r := <-got
-	t.Logf("iteration %d: close %v, writers %v, peer %v, got %d of %d", iter, t1.Sub(t0), t2.Sub(t1), time.Since(t2), len(r), len(data))
+	t.Logf("iteration %d: close %v, writers %v, peer %v, got %d of %d (%d written before Close, a Write in progress: %v), peer error %v",
+		iter, t1.Sub(t0), t2.Sub(t1), time.Since(t2), len(r), len(data), before.Load(), writing.Load(), peerErr)
 	require.True(t, bytes.Equal(r, data[:len(r)]), "iteration %d: the peer got corrupted or reordered data", iter)
 	require.GreaterOrEqual(t, int64(len(r)), before.Load(), "iteration %d: the peer lost data whose Write returned before Close", iter)
 }
