@@ -234,6 +234,10 @@ func TestAttack3CloseFlood(t *testing.T) {
 	waitLingers(t)
 	g0 := runtime.NumGoroutine()
 	fd0 := attack3OpenFDs(t)
+	// The test's own configs, closed when it ends (a client config keeps
+	// the peer certificates it saw: a package-level one would keep them
+	// for the whole process).
+	gcfg, ccfg := goTLSServerConfig(t), clientConfig(t, nil)
 	clients := make([]*Stream, n)
 	peers := make([]*net.TCPConn, n)
 	sem := make(chan struct{}, 16)
@@ -246,7 +250,7 @@ func TestAttack3CloseFlood(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			c, sc, err := attack3StalledNoT(t, 300*time.Millisecond)
+			c, sc, err := attack3StalledNoT(t, gcfg, ccfg, 300*time.Millisecond)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil && failed == nil {
@@ -311,14 +315,13 @@ func TestAttack3CloseFlood(t *testing.T) {
 
 // attack3StalledNoT is attack3Stalled for many goroutines: errors are
 // returned, not asserted.
-func attack3StalledNoT(t *testing.T, closeTimeout time.Duration) (*Stream, *net.TCPConn, error) {
+func attack3StalledNoT(t *testing.T, gcfg *tls.Config, ccfg *ClientConfig, closeTimeout time.Duration) (*Stream, *net.TCPConn, error) {
 	cc, sc := tcpPair(t)
 	_ = sc.(*net.TCPConn).SetReadBuffer(4 << 10)
 	_ = cc.(*net.TCPConn).SetWriteBuffer(4 << 10)
-	gcfg := attack3GoCfg(t)
 	done := make(chan error, 1)
 	go func() { done <- tls.Server(sc, gcfg).HandshakeContext(testCtx(t)) }()
-	c, err := NewConnector(attack3CCfg(t), StreamOptions{WriteThrough: true, CloseTimeout: closeTimeout}).Connect(testCtx(t), cc, "localhost")
+	c, err := NewConnector(ccfg, StreamOptions{WriteThrough: true, CloseTimeout: closeTimeout}).Connect(testCtx(t), cc, "localhost")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -336,29 +339,6 @@ func attack3StalledNoT(t *testing.T, closeTimeout time.Duration) (*Stream, *net.
 		}
 	}
 	return nil, nil, errors.New("the peer never stalled")
-}
-
-var (
-	attack3Once sync.Once
-	attack3G    *tls.Config
-	attack3C    *ClientConfig
-)
-
-func attack3GoCfg(t *testing.T) *tls.Config { attack3Init(t); return attack3G }
-func attack3CCfg(t *testing.T) *ClientConfig {
-	attack3Init(t)
-	return attack3C
-}
-func attack3Init(t *testing.T) {
-	attack3Once.Do(func() {
-		attack3G = goTLSServerConfig(t)
-		ca, _, _ := pki(t)
-		c, err := NewClientConfig(ClientOptions{RootCAs: ca.certPEM})
-		if err != nil {
-			panic(err)
-		}
-		attack3C = c
-	})
 }
 
 var attack3Iters = 10
