@@ -62,8 +62,11 @@ import (
 // the net.Conn, waiting at most StreamOptions.CloseTimeout for a peer
 // that does not read, then closes it.
 //
-// A Close that cannot send close_notify (a broken or reset transport, a
-// Write in progress) closes the transport at once.
+// A Write, Flush, CloseWrite or KeyUpdate in progress on TCP gives up at
+// once (it returns an error wrapping net.ErrClosed); what it and earlier
+// Writes counted is then sent with close_notify as above. A Close that
+// cannot send close_notify (a broken or reset transport, or a Write in
+// progress on another transport) closes the transport at once.
 //
 // Close unblocks a concurrent Read (which returns an error wrapping
 // net.ErrClosed) at once, and a concurrent Write or Flush by closing the
@@ -104,18 +107,14 @@ func (s *Stream) Close() error {
 		// transport and leaves the C free to the callback's goroutine
 		// (core.free). A callback that starts while Close sends
 		// close_notify makes it give up the same way (core.lockPatient).
-		if !s.cb.busy() && s.hsDone.Load() && s.hsErr == nil && s.activeWrites.Load() == 0 && s.fatal.Load() == nil {
-			_ = s.conn.SetWriteDeadline(deadline)
-			if !s.out.mu.TryLock() {
-				// No Write holds the out half (activeWrites), but the
-				// read path may, sending records it produced (a
-				// KeyUpdate reply, kickFlush) to a socket the peer no
-				// longer drains: that write gives up now, its bytes
-				// staying queued for Close to send.
-				_ = s.conn.SetWriteDeadline(time.Unix(1, 0))
-				s.out.mu.Lock()
-				_ = s.conn.SetWriteDeadline(deadline)
-			}
+		// On TCP a Write in progress (blocked on a peer that does not
+		// read) does not stop close_notify: it is made to give up (a past
+		// write deadline; it returns an error wrapping net.ErrClosed and
+		// what it counted stays queued), so that what earlier Writes
+		// counted, still queued in the stream behind it, goes to the
+		// spool instead of being dropped by closing at once. Elsewhere a
+		// Write in progress makes Close close at once.
+		if !s.cb.busy() && s.hsDone.Load() && s.hsErr == nil && (tc != nil || s.activeWrites.Load() == 0) && s.fatal.Load() == nil && s.lockOutForClose(deadline) {
 			if s.out.err == nil {
 				if tc != nil {
 					tail = s.queueCloseLocked(tc, deadline)
@@ -149,6 +148,27 @@ func (s *Stream) Close() error {
 		s.release()
 	})
 	return s.closeErr
+}
+
+// lockOutForClose takes the out half for Close. Whoever holds it (a Write
+// in progress, or the read path sending records it produced, such as a
+// KeyUpdate reply, to a socket the peer no longer drains) gives up its
+// blocked write now (a past write deadline), its bytes staying queued for
+// Close to send. It reports false, with the half not taken, when a user
+// callback of this connection runs or the holder does not let go before
+// deadline: Close then closes at once. On success the write deadline is
+// deadline.
+func (s *Stream) lockOutForClose(deadline time.Time) bool {
+	_ = s.conn.SetWriteDeadline(deadline)
+	if s.out.mu.TryLock() {
+		return true
+	}
+	_ = s.conn.SetWriteDeadline(time.Unix(1, 0))
+	if !s.lockPatient(&s.out.mu, deadline) {
+		return false
+	}
+	_ = s.conn.SetWriteDeadline(deadline)
+	return true
 }
 
 // rawConn returns tc's raw connection (the one direct output already

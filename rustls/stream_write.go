@@ -114,6 +114,11 @@ func (s *Stream) sendPendingLocked() error {
 		h.start += n
 		if err != nil {
 			if isTimeout(err) {
+				if s.closed.Load() {
+					// Close made this write give up (a past deadline):
+					// the rest stays queued for Close to send.
+					return closedErr("write")
+				}
 				return err
 			}
 			if s.closed.Load() {
