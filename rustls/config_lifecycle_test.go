@@ -212,12 +212,15 @@ func TestConfigCleanup(t *testing.T) {
 			require.NoError(t, err)
 			cc, err := NewClientConfig(ClientOptions{RootCAs: caPEM, KeyLogWriter: io.Discard})
 			require.NoError(t, err)
+			// Held while the configs are reachable (checked before they
+			// are dropped: a GC may run their cleanups at any time after).
+			require.True(t, slotHeld(sc.life))
+			require.True(t, slotHeld(cc.life))
+			runtime.KeepAlive(sc)
+			runtime.KeepAlive(cc)
 			lives = append(lives, sc.life, cc.life)
 		}
 	}()
-	for _, l := range lives {
-		require.True(t, slotHeld(l))
-	}
 	require.Eventually(t, func() bool {
 		runtime.GC()
 		for _, l := range lives {
